@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make test`: every check that gates a change, in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export JOBS=${JOBS:-2}
+step() { printf '\n=== %s\n' "$*"; }
+
+step "host build (warnings are errors)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+
+step "unit tests"
+(cd build && ctest --output-on-failure)
+
+step "system tests against Mosquitto"
+MTC_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q tests/system
+
+step "ASan + UBSan build: unit and system tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMTC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$JOBS"
+(cd build-asan && ctest --output-on-failure)
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  MTC_BUILD_DIR=$PWD/build-asan /usr/bin/python3 -m pytest -q tests/system
+
+step "branch coverage of the core"
+scripts/coverage.sh
+
+step "fuzzing (short run)"
+scripts/fuzz.sh short
+
+step "reconnect soak (short)"
+scripts/soak.sh short
+
+step "footprint on Cortex-M0+"
+scripts/footprint.sh
+
+echo
+echo "make test: all checks passed"
