@@ -1,0 +1,286 @@
+/*
+ * The controller: relays, momentary relays and contact switches driven by
+ * JSON messages on one MQTT topic, with the safeguards that keep relays and
+ * data usage safe when someone (or a broken client) floods the topic.
+ *
+ * Sans-IO like the MQTT client: the platform owns pins, network and clock and
+ * hands the controller events (connection up/down, a message, an input edge,
+ * time passing); the controller answers through the callbacks in
+ * controller_platform, always from inside one of these calls.
+ *
+ *   controller_init()           once; drives every output to its off state
+ *   controller_on_connection()  MQTT session up (subscribed) or down
+ *   controller_on_message()     a PUBLISH received on the topic (dup = DUP flag)
+ *   controller_on_input()       an input pin changed level (debounced inside)
+ *   controller_on_public_ip()   answer to platform.request_public_ip()
+ *   controller_step()           time passed; call at controller_next_deadline()
+ *
+ * Time is a 32-bit millisecond counter; every comparison is wrap-safe.
+ * No heap, no globals: all state lives in the caller-owned struct controller.
+ * The wire protocol is described in docs/protocol.md, the defences in
+ * docs/security.md.
+ */
+#ifndef CONTROLLER_H
+#define CONTROLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "json.h"
+
+#define CONTROLLER_VERSION "1.0.0"
+
+/* Pins the controller handles: every relay, momentary relay and contact. */
+#define CONTROLLER_MAX_PINS (CONFIG_MAX_RELAYS + CONFIG_MAX_MOMENTARY + CONFIG_MAX_CONTACTS)
+/* Longest request accepted; longer ones are answered with an error. */
+#define CONTROLLER_MAX_MESSAGE 512
+/* JSON tokens a request may use (root + 31 keys and values). */
+#define CONTROLLER_MAX_TOKENS 64
+/* Largest publication (stats is the biggest). */
+#define CONTROLLER_OUT_SIZE 768
+/* Longest error text kept for a rate-limited error report. */
+#define CONTROLLER_ERROR_SIZE 128
+/* At most one error message per interval; the rest are counted and summarised. */
+#define CONTROLLER_ERROR_INTERVAL_MS 1000u
+/* Retry interval when platform.publish() could not queue a message. */
+#define CONTROLLER_PUBLISH_RETRY_MS 100u
+/* How long a getip request may take before an error is published. */
+#define CONTROLLER_IP_TIMEOUT_MS 10000u
+#define CONTROLLER_IP_SIZE 46                /* longest IPv6 text + NUL */
+/* Momentary presses remembered for duplicate detection, and for how long. */
+#define CONTROLLER_PRESS_MEMORY 8
+#define CONTROLLER_PRESS_MEMORY_MS 3600000u
+/* A standalone {"MFA":code} message authorises the next command within this time. */
+#define CONTROLLER_MFA_GRANT_MS 30000u
+/* One-time codes: consecutive failures allowed before lockouts start, and the
+ * lockout growth (doubling from the first to the cap). */
+#define CONTROLLER_OTP_FREE_FAILURES 3u
+#define CONTROLLER_OTP_LOCKOUT_FIRST_MS 30000u
+#define CONTROLLER_OTP_LOCKOUT_MAX_MS (4u * 3600u * 1000u)
+#ifndef CONFIG_MAX_OTP_SECRETS
+#define CONTROLLER_MAX_OTP_SECRETS 4
+#else
+#define CONTROLLER_MAX_OTP_SECRETS CONFIG_MAX_OTP_SECRETS
+#endif
+
+typedef enum {
+    CONTROLLER_LOG_DEBUG = 0,
+    CONTROLLER_LOG_INFO,
+    CONTROLLER_LOG_WARN,
+    CONTROLLER_LOG_ERROR,
+} controller_log_level;
+
+/* What the platform knows about itself, for {"CMD":"stats"}. */
+typedef struct {
+    uint64_t uptime_ms;          /* since boot */
+    uint32_t mem_total_bytes;    /* 0: unknown */
+    uint32_t mem_free_bytes;
+    int32_t temp_milli_c;        /* temperature in milli-degrees Celsius */
+    bool temp_real;              /* true: a sensor; false: a fixed stand-in value */
+    int16_t rssi_dbm;            /* WiFi signal */
+    bool rssi_valid;             /* false: no WiFi (e.g. the simulator on Ethernet) */
+    uint32_t reboots;            /* restarts counted by the platform (e.g. watchdog) */
+} controller_platform_stats;
+
+typedef struct {
+    /* Drive an output pin to an electrical level (active_low already applied). */
+    void (*set_output)(void *ctx, uint8_t pin, bool level);
+    /* Current electrical level of an input pin (used once at init). */
+    bool (*read_input)(void *ctx, uint8_t pin);
+    /* Publish payload on the configured topic, QoS1, never retained.
+     * false: could not be queued now; the controller retries later. */
+    bool (*publish)(void *ctx, const char *payload, size_t len);
+    /* Fill stats (called for {"CMD":"stats"}). May be NULL. */
+    void (*read_stats)(void *ctx, controller_platform_stats *stats);
+    /* Start fetching the public IP without blocking; the answer comes through
+     * controller_on_public_ip(). false: cannot start. May be NULL (getip off). */
+    bool (*request_public_ip)(void *ctx);
+    /* Seconds since 1970 (UTC); false while the clock is not set. May be NULL. */
+    bool (*unix_time)(void *ctx, int64_t *secs);
+    /* HMAC-SHA1 for one-time codes; false on failure. May be NULL (codes refused). */
+    bool (*hmac_sha1)(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *msg,
+                      size_t msg_len, uint8_t out[20]);
+    /* One line of text, no newline. May be NULL. */
+    void (*log)(void *ctx, controller_log_level level, const char *text);
+} controller_platform;
+
+typedef enum {
+    CONTROLLER_PIN_RELAY = 0,
+    CONTROLLER_PIN_MOMENTARY,
+    CONTROLLER_PIN_CONTACT,
+} controller_pin_kind;
+
+/* Counters, for stats and for tests. */
+typedef struct {
+    uint32_t messages;           /* requests received (own echoes excluded) */
+    uint32_t echoes_ignored;     /* messages carrying "TIME" (our own publications) */
+    uint32_t errors;             /* requests refused as invalid */
+    uint32_t errors_suppressed;  /* error reports not published (rate limit) */
+    uint32_t relay_changes;      /* output changes commanded (pulses count once) */
+    uint32_t cooldown_skips;     /* requests skipped by the per-relay cooldown */
+    uint32_t toggle_skips;       /* requests skipped by the toggle limit */
+    uint32_t violations;         /* toggle-limit violations, all relays */
+    uint32_t locked_skips;       /* requests refused because the relay is locked */
+    uint32_t publishes;          /* payloads handed to platform.publish() */
+    uint32_t publish_failures;   /* platform.publish() returned false */
+    uint32_t publish_halts;      /* times the publish guard halted publishing */
+    uint32_t duplicates;         /* momentary presses dropped as redeliveries */
+    uint32_t stale_refused;      /* momentary presses refused as backlog */
+    uint32_t otp_accepted;
+    uint32_t otp_failures;
+    uint32_t contact_changes;    /* debounced contact changes */
+    uint32_t connections;        /* session up events */
+    uint32_t outages;            /* session down events after being up */
+} controller_counters;
+
+/* ---- Internal state (private: use the functions below) ---- */
+
+typedef struct {
+    uint32_t last_change_ms;     /* cooldown reference */
+    bool changed_once;           /* last_change_ms valid */
+    uint32_t window_start_ms;    /* toggle window */
+    uint32_t window_changes;
+    bool window_violated;        /* violation already counted in this window */
+    uint32_t violations;
+    bool locked;
+} relay_guard;
+
+typedef struct {
+    uint32_t window_start_ms;
+    uint32_t count;
+    bool window_open;
+    bool halted;
+} publish_guard;
+
+typedef struct {
+    uint8_t pin;
+    uint8_t kind;                /* controller_pin_kind */
+    uint8_t index;               /* index in the config array of its kind */
+    bool on;                     /* logical state (relay energised / contact active) */
+    bool dirty;                  /* state to be published */
+    /* momentary */
+    bool pulsing;
+    uint32_t pulse_end_ms;
+    /* plain relay: request deferred by the cooldown during the backlog window */
+    bool deferred;
+    bool deferred_on;
+    /* contact debounce */
+    bool raw_level;              /* last electrical level reported */
+    bool settling;               /* an edge is waiting for debounce_ms of quiet */
+    uint32_t edge_ms;
+    /* guard */
+    relay_guard guard;
+    bool report_violation;       /* guard notice to publish once */
+    bool report_lock;
+    /* one-time codes: last accepted time step per secret (0: none) */
+    uint32_t otp_last_step[CONTROLLER_MAX_OTP_SECRETS];
+} controller_pin;
+
+typedef struct {
+    uint32_t hash;
+    uint32_t at_ms;
+    bool used;
+} controller_press;
+
+typedef struct {
+    const config *cfg;           /* caller keeps it alive and unchanged */
+    controller_platform platform;
+    void *ctx;
+
+    controller_pin pins[CONTROLLER_MAX_PINS];
+    size_t pin_count;
+
+    bool connected;
+    bool was_connected;
+    uint32_t connected_ms;       /* start of the backlog window */
+    bool full_state_pending;
+    bool stats_pending;
+    bool reset_report_pending;
+    uint32_t last_full_state_ms;
+
+    publish_guard pub_guard;
+    bool report_halt;
+
+    /* rate-limited error reports */
+    char error_text[CONTROLLER_ERROR_SIZE];
+    bool error_pending;
+    bool error_sent_once;
+    uint32_t error_last_ms;
+    uint32_t error_suppressed;   /* since the last published error */
+
+    /* getip */
+    bool ip_waiting;
+    uint32_t ip_started_ms;
+    char ip[CONTROLLER_IP_SIZE];
+    bool ip_pending;
+
+    /* duplicate detection */
+    controller_press presses[CONTROLLER_PRESS_MEMORY];
+    size_t press_next;
+
+    /* one-time codes */
+    uint32_t otp_failures;       /* consecutive */
+    uint32_t otp_lockouts;
+    bool otp_locked;
+    uint32_t otp_lock_start_ms;
+    uint32_t otp_lock_ms;
+    bool mfa_granted;
+    uint32_t mfa_grant_ms;
+    uint32_t mfa_grant_pins;     /* bit per pin index the grant covers */
+    bool mfa_report_pending;
+
+    bool retry_pending;          /* a publish failed; retry after CONTROLLER_PUBLISH_RETRY_MS */
+    uint32_t retry_ms;
+
+    controller_counters counters;
+
+    json_token tokens[CONTROLLER_MAX_TOKENS];
+    char out[CONTROLLER_OUT_SIZE];
+} controller;
+
+/* Sets every output to its off state, reads every contact, and prepares the
+ * full-state publication for the first connection. cfg must stay valid and
+ * unchanged for the controller's life. false: cfg or platform unusable
+ * (missing set_output/read_input/publish); nothing was driven. */
+bool controller_init(controller *c, const config *cfg, const controller_platform *platform,
+                     void *ctx, uint32_t now_ms);
+
+/* MQTT session up (after the subscription is accepted) or down. */
+void controller_on_connection(controller *c, uint32_t now_ms, bool up);
+
+/* A message received on the topic. dup: the PUBLISH carried the DUP flag. */
+void controller_on_message(controller *c, uint32_t now_ms, const char *payload, size_t len,
+                           bool dup);
+
+/* An input pin's electrical level changed (unknown pins are ignored). */
+void controller_on_input(controller *c, uint32_t now_ms, uint8_t pin, bool level);
+
+/* Answer to request_public_ip(): the address text, or NULL on failure. */
+void controller_on_public_ip(controller *c, uint32_t now_ms, const char *ip);
+
+/* Time passed: ends pulses, settles debounced contacts, periodic publication,
+ * retries publications. */
+void controller_step(controller *c, uint32_t now_ms);
+
+/* Milliseconds from now until controller_step() is next needed
+ * (UINT32_MAX: nothing scheduled). */
+uint32_t controller_next_deadline(const controller *c, uint32_t now_ms);
+
+/* ---- Getters ---- */
+size_t controller_pin_count(const controller *c);
+/* The i-th pin (relays, then momentary relays, then contacts, in config order).
+ * false if i is out of range. */
+bool controller_pin_info(const controller *c, size_t i, uint8_t *pin, controller_pin_kind *kind,
+                         bool *on);
+/* Logical state of a GPIO; false if the pin is not configured. */
+bool controller_pin_state(const controller *c, uint8_t pin, bool *on);
+/* Electrical level the controller drives on an output pin; false if not an output. */
+bool controller_output_level(const controller *c, uint8_t pin, bool *level);
+bool controller_relay_locked(const controller *c, uint8_t pin);
+bool controller_publishing_halted(const controller *c);
+const controller_counters *controller_get_counters(const controller *c);
+const char *controller_pin_kind_name(controller_pin_kind kind);
+
+#endif
