@@ -108,6 +108,13 @@ mqtt_status mqtt_decode_fixed_header(const uint8_t *buf, size_t len, uint8_t *fi
 /* Decodes one whole packet (fixed header included) sent by a server. */
 mqtt_status mqtt_decode_packet(const uint8_t *buf, size_t len, mqtt_packet *out);
 
+/* Well-formed UTF-8 without U+0000, overlong forms or surrogates (MQTT 1.5.3). */
+bool mqtt_utf8_valid(const char *s, size_t len);
+/* A topic name for PUBLISH: 1..65535 bytes of valid UTF-8, no '+' or '#'. */
+bool mqtt_topic_name_valid(const char *topic, size_t len);
+/* A topic filter for SUBSCRIBE: '+' fills a whole level, '#' only as the last level. */
+bool mqtt_topic_filter_valid(const char *filter, size_t len);
+
 const char *mqtt_status_name(mqtt_status s);
 const char *mqtt_connack_text(uint8_t code);
 
