@@ -374,6 +374,8 @@ bool board_sim_open(board_sim *b, const char *host_port, uint32_t now, const cha
     b->version = version;
     if (cb)
         b->cb = *cb;
+    if (!host_port)
+        return true; /* a board without a socket */
 
     char host[64];
     const char *colon = strrchr(host_port, ':');
@@ -536,11 +538,19 @@ void board_sim_output(board_sim *b, uint32_t now, uint8_t pin, uint8_t level, bo
     broadcast(b, &e, false);
 }
 
-void board_sim_contact_state(board_sim *b, uint8_t pin, bool on)
+void board_sim_contact(board_sim *b, uint32_t now, uint8_t pin, bool on)
 {
     board_pin *p = find_pin(b, pin);
-    if (p)
-        p->on = on;
+    if (!p || p->on == on)
+        return;
+    p->on = on;
+    event e;
+    event_begin(&e, b, now, "contact");
+    json_write_key(&e.w, "pin");
+    json_write_int(&e.w, pin);
+    json_write_key(&e.w, "on");
+    json_write_bool(&e.w, on);
+    broadcast(b, &e, false);
 }
 
 void board_sim_mqtt(board_sim *b, uint32_t now, const char *state, const char *reason)

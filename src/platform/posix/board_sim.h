@@ -77,7 +77,8 @@ typedef struct {
 } board_sim;
 
 /* Binds "HOST:PORT" (port 0 picks a free one; host may be a name, resolved
- * here, once, at start-up). On failure returns false with a message in err. */
+ * here, once, at start-up). On failure returns false with a message in err.
+ * host_port NULL: a board with no socket (pins and callbacks only). */
 bool board_sim_open(board_sim *b, const char *host_port, uint32_t now, const char *version,
                     const board_sim_callbacks *cb, char *err, size_t err_size);
 void board_sim_close(board_sim *b);
@@ -93,7 +94,8 @@ void board_sim_service(board_sim *b, uint32_t now, const struct pollfd *fds, siz
 
 /* Events, sent to every client. */
 void board_sim_output(board_sim *b, uint32_t now, uint8_t pin, uint8_t level, bool on);
-void board_sim_contact_state(board_sim *b, uint8_t pin, bool on); /* table only, no event */
+/* Debounced logical state of a contact; sends {"ev":"contact"} when it changed. */
+void board_sim_contact(board_sim *b, uint32_t now, uint8_t pin, bool on);
 void board_sim_mqtt(board_sim *b, uint32_t now, const char *state, const char *reason);
 void board_sim_published(board_sim *b, uint32_t now, const char *payload, size_t len);
 void board_sim_wifi(board_sim *b, uint32_t now, bool up);
