@@ -1,0 +1,48 @@
+/*
+ * The MQTT client's transport on the Pico W: lwIP altcp (plain TCP, or TLS
+ * through altcp_tls + mbedTLS with CA verification and hostname check),
+ * with asynchronous DNS. Drives the sans-IO mqtt_client from lwIP's
+ * callbacks; all of it runs in the main loop.
+ */
+#ifndef MTC_MQTT_TRANSPORT_PICO_H
+#define MTC_MQTT_TRANSPORT_PICO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "mqtt_client.h"
+
+struct altcp_pcb;
+struct altcp_tls_config;
+
+typedef enum {
+    TRANSPORT_IDLE = 0,
+    TRANSPORT_RESOLVING,
+    TRANSPORT_CONNECTING,     /* TCP connect, then the TLS handshake */
+    TRANSPORT_UP,
+} transport_state;
+
+typedef struct {
+    mqtt_client *client;
+    config_broker broker;
+    struct altcp_tls_config *tls_config;   /* NULL for plain TCP */
+    struct altcp_pcb *pcb;
+    transport_state state;
+    uint32_t opens;
+    uint32_t dns_failures;
+    uint32_t tls_failures;
+} mqtt_transport;
+
+/* ca_pem: the NUL-terminated PEM trust anchors for mqtts (len includes the NUL). */
+bool mqtt_transport_init(mqtt_transport *t, mqtt_client *client, const config_broker *broker,
+                         const uint8_t *ca_pem, size_t ca_pem_len);
+/* Carries out what mqtt_client_step() asked for. */
+void mqtt_transport_act(mqtt_transport *t, mqtt_action action, uint32_t now);
+/* Sends what the client has queued (call after anything that may publish). */
+void mqtt_transport_flush(mqtt_transport *t, uint32_t now);
+/* The network went away under us (WiFi down): drop the connection now. */
+void mqtt_transport_abort(mqtt_transport *t, uint32_t now);
+
+#endif

@@ -1,0 +1,170 @@
+#include "net_services.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lwip/apps/http_client.h"
+#include "lwip/apps/sntp.h"
+#include "lwip/pbuf.h"
+#include "pico/time.h"
+
+/* ---- clock ---- */
+
+static bool sntp_started;
+static bool clock_set;
+static int64_t unix_at_boot;   /* wall-clock seconds at uptime 0 */
+
+void mtc_sntp_set_time(unsigned long seconds_since_1970)
+{
+    int64_t uptime_s = (int64_t)(to_us_since_boot(get_absolute_time()) / 1000000u);
+    unix_at_boot = (int64_t)seconds_since_1970 - uptime_s;
+    if (!clock_set)
+        printf("clock: set by SNTP (%lu)\n", seconds_since_1970);
+    clock_set = true;
+}
+
+void clock_sntp_start(void)
+{
+    if (sntp_started)
+        return;
+    sntp_setoperatingmode(SNTP_OPMODE_POLL);
+    sntp_setservername(0, "pool.ntp.org");
+    sntp_setservername(1, "time.google.com");
+    sntp_init();
+    sntp_started = true;
+}
+
+bool clock_unix_time(int64_t *secs)
+{
+    if (!clock_set)
+        return false;
+    *secs = unix_at_boot + (int64_t)(to_us_since_boot(get_absolute_time()) / 1000000u);
+    return true;
+}
+
+/* ---- public IP ---- */
+
+static bool parse_http_url(const char *url, public_ip *p)
+{
+    const char *prefix = "http://";
+    if (strncmp(url, prefix, strlen(prefix)) != 0)
+        return false;
+    const char *host = url + strlen(prefix);
+    size_t host_len = strcspn(host, ":/");
+    if (host_len == 0 || host_len >= sizeof p->host)
+        return false;
+    memcpy(p->host, host, host_len);
+    p->host[host_len] = '\0';
+    const char *rest = host + host_len;
+    p->port = 80;
+    if (*rest == ':') {
+        unsigned long port = 0;
+        rest++;
+        if (!isdigit((unsigned char)*rest))
+            return false;
+        while (isdigit((unsigned char)*rest)) {
+            port = port * 10 + (unsigned long)(*rest - '0');
+            if (port > 65535)
+                return false;
+            rest++;
+        }
+        if (port == 0)
+            return false;
+        p->port = (uint16_t)port;
+    }
+    if (*rest == '\0')
+        rest = "/";
+    if (*rest != '/' || strlen(rest) >= sizeof p->path)
+        return false;
+    strcpy(p->path, rest);
+    return true;
+}
+
+bool public_ip_init(public_ip *p, const char *url, public_ip_fn on_answer, void *ctx)
+{
+    *p = (public_ip){ .on_answer = on_answer, .ctx = ctx };
+    return parse_http_url(url, p);
+}
+
+static void deliver(public_ip *p, uint32_t now, const char *ip)
+{
+    if (p->answered)
+        return;
+    p->answered = true;
+    p->on_answer(p->ctx, now, ip);
+}
+
+/* The body must be a bare IPv4/IPv6 address: digits, hex, dots, colons. */
+static bool body_is_address(char *body, uint32_t len)
+{
+    while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == '\r' || body[len - 1] == ' '))
+        len--;
+    body[len] = '\0';
+    if (len == 0)
+        return false;
+    for (uint32_t i = 0; i < len; i++) {
+        if (!isxdigit((unsigned char)body[i]) && body[i] != '.' && body[i] != ':')
+            return false;
+    }
+    return true;
+}
+
+static err_t on_body(void *arg, struct altcp_pcb *conn, struct pbuf *p, err_t err)
+{
+    (void)conn;
+    (void)err;
+    public_ip *pi = arg;
+    if (p == NULL)
+        return ERR_OK;
+    for (struct pbuf *q = p; q != NULL; q = q->next) {
+        uint32_t room = (uint32_t)sizeof pi->body - 1 - pi->body_len;
+        uint32_t n = q->len < room ? q->len : room;
+        memcpy(pi->body + pi->body_len, q->payload, n);
+        pi->body_len += n;
+    }
+    altcp_recved(conn, p->tot_len);
+    pbuf_free(p);
+    return ERR_OK;
+}
+
+static void on_result(void *arg, httpc_result_t result, u32_t rx_len, u32_t status, err_t err)
+{
+    (void)rx_len;
+    (void)err;
+    public_ip *pi = arg;
+    uint32_t now = to_ms_since_boot(get_absolute_time());
+    pi->busy = false;
+    bool ok = result == HTTPC_RESULT_OK && status == 200 && body_is_address(pi->body, pi->body_len);
+    if (!ok)
+        printf("getip: failed (result %d, HTTP %lu)\n", (int)result, (unsigned long)status);
+    deliver(pi, now, ok ? pi->body : NULL);
+}
+
+bool public_ip_request(public_ip *p, uint32_t now)
+{
+    if (p->busy)
+        return false;
+    static httpc_connection_t settings;   /* read by lwIP during the request */
+    memset(&settings, 0, sizeof settings);
+    settings.use_proxy = 0;
+    settings.result_fn = on_result;
+    p->body_len = 0;
+    p->answered = false;
+    p->started_ms = now;
+    p->request_id++;
+    httpc_state_t *conn = NULL;
+    err_t err = httpc_get_file_dns(p->host, p->port, p->path, &settings, on_body, p, &conn);
+    if (err != ERR_OK)
+        return false;
+    p->busy = true;
+    return true;
+}
+
+void public_ip_step(public_ip *p, uint32_t now)
+{
+    /* lwIP's client gives up by itself after about 15 s; we answer sooner
+     * and ignore its late result. */
+    if (p->busy && !p->answered && (int32_t)(now - (p->started_ms + PUBLIC_IP_TIMEOUT_MS)) >= 0)
+        deliver(p, now, NULL);
+}
