@@ -28,7 +28,10 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "contact.h"
 #include "json.h"
+#include "publish_guard.h"
+#include "relay_guard.h"
 
 #define CONTROLLER_VERSION "1.0.0"
 
@@ -138,23 +141,6 @@ typedef struct {
 /* ---- Internal state (private: use the functions below) ---- */
 
 typedef struct {
-    uint32_t last_change_ms;     /* cooldown reference */
-    bool changed_once;           /* last_change_ms valid */
-    uint32_t window_start_ms;    /* toggle window */
-    uint32_t window_changes;
-    bool window_violated;        /* violation already counted in this window */
-    uint32_t violations;
-    bool locked;
-} relay_guard;
-
-typedef struct {
-    uint32_t window_start_ms;
-    uint32_t count;
-    bool window_open;
-    bool halted;
-} publish_guard;
-
-typedef struct {
     uint8_t pin;
     uint8_t kind;                /* controller_pin_kind */
     uint8_t index;               /* index in the config array of its kind */
@@ -166,13 +152,12 @@ typedef struct {
     /* plain relay: request deferred by the cooldown during the backlog window */
     bool deferred;
     bool deferred_on;
-    /* contact debounce */
-    bool raw_level;              /* last electrical level reported */
-    bool settling;               /* an edge is waiting for debounce_ms of quiet */
-    uint32_t edge_ms;
-    /* guard */
+    /* contact */
+    contact_debounce contact;
+    /* relays */
     relay_guard guard;
-    bool report_violation;       /* guard notice to publish once */
+    bool cooldown_reported;      /* cooldown skip reported since the last change */
+    bool report_violation;       /* guard notices, each published once */
     bool report_lock;
     /* one-time codes: last accepted time step per secret (0: none) */
     uint32_t otp_last_step[CONTROLLER_MAX_OTP_SECRETS];
@@ -189,12 +174,15 @@ typedef struct {
     controller_platform platform;
     void *ctx;
 
-    controller_pin pins[CONTROLLER_MAX_PINS];
+    controller_pin pins[CONTROLLER_MAX_PINS];   /* sorted by GPIO number */
     size_t pin_count;
 
+    uint32_t last_now_ms;        /* uptime clock: advanced on every call */
+    uint64_t uptime_ms;
+
     bool connected;
-    bool was_connected;
-    uint32_t connected_ms;       /* start of the backlog window */
+    bool in_backlog;             /* within backlog_window_ms of the last connect */
+    uint32_t connected_ms;
     bool full_state_pending;
     bool stats_pending;
     bool reset_report_pending;
@@ -208,7 +196,7 @@ typedef struct {
     bool error_pending;
     bool error_sent_once;
     uint32_t error_last_ms;
-    uint32_t error_suppressed;   /* since the last published error */
+    uint32_t error_folded;       /* errors replaced by a later one before publishing */
 
     /* getip */
     bool ip_waiting;
@@ -216,13 +204,13 @@ typedef struct {
     char ip[CONTROLLER_IP_SIZE];
     bool ip_pending;
 
-    /* duplicate detection */
+    /* duplicate detection of momentary presses */
     controller_press presses[CONTROLLER_PRESS_MEMORY];
     size_t press_next;
 
     /* one-time codes */
-    uint32_t otp_failures;       /* consecutive */
-    uint32_t otp_lockouts;
+    uint32_t otp_failures;       /* consecutive failures */
+    uint32_t otp_lockouts;       /* lockouts since the last success */
     bool otp_locked;
     uint32_t otp_lock_start_ms;
     uint32_t otp_lock_ms;
@@ -265,12 +253,12 @@ void controller_on_public_ip(controller *c, uint32_t now_ms, const char *ip);
 void controller_step(controller *c, uint32_t now_ms);
 
 /* Milliseconds from now until controller_step() is next needed
- * (UINT32_MAX: nothing scheduled). */
+ * (never more than an hour: the controller keeps its clocks wrap-safe). */
 uint32_t controller_next_deadline(const controller *c, uint32_t now_ms);
 
 /* ---- Getters ---- */
 size_t controller_pin_count(const controller *c);
-/* The i-th pin (relays, then momentary relays, then contacts, in config order).
+/* The i-th pin, in GPIO order.
  * false if i is out of range. */
 bool controller_pin_info(const controller *c, size_t i, uint8_t *pin, controller_pin_kind *kind,
                          bool *on);

@@ -1,0 +1,396 @@
+/*
+ * Controller: pins, connection, time and the publication queue.
+ * Incoming requests are handled in controller_message.c.
+ *
+ * Publications are not queued as bytes: each pending item is a flag (pin
+ * dirty, full state, error, stats, ...) and ctl_flush() turns flags into
+ * messages while the connection and the publish guard allow. Everything
+ * pending together goes out in one message per kind; nothing waits to merge.
+ */
+#include "controller_internal.h"
+
+#include <string.h>
+
+static void tick(controller *c, uint32_t now_ms)
+{
+    c->uptime_ms += (uint32_t)(now_ms - c->last_now_ms);
+    c->last_now_ms = now_ms;
+}
+
+void ctl_log(controller *c, controller_log_level level, const char *text)
+{
+    if (c->platform.log != NULL) c->platform.log(c->ctx, level, text);
+}
+
+void ctl_error(controller *c, uint32_t now_ms, const char *text)
+{
+    (void)now_ms;
+    if (c->error_pending) {
+        c->error_folded++;
+        c->counters.errors_suppressed++;
+    }
+    size_t n = strlen(text);
+    if (n >= sizeof c->error_text) n = sizeof c->error_text - 1;
+    memcpy(c->error_text, text, n);
+    c->error_text[n] = '\0';
+    c->error_pending = true;
+    ctl_log(c, CONTROLLER_LOG_WARN, c->error_text);
+}
+
+controller_pin *ctl_find_pin(controller *c, uint8_t gpio)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        if (c->pins[i].pin == gpio) return &c->pins[i];
+    }
+    return NULL;
+}
+
+void ctl_drive(controller *c, controller_pin *p, bool on)
+{
+    bool level = ctl_active_low(c, p) ? !on : on;
+    p->on = on;
+    p->dirty = true;
+    c->platform.set_output(c->ctx, p->pin, level);
+}
+
+bool ctl_in_backlog(const controller *c, uint32_t now_ms)
+{
+    return c->connected && c->in_backlog && now_ms - c->connected_ms < ctl_backlog_window_ms(c);
+}
+
+void ctl_reset_guards(controller *c, uint32_t now_ms)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        relay_guard_reset(&c->pins[i].guard);
+        c->pins[i].report_violation = false;
+        c->pins[i].report_lock = false;
+    }
+    publish_guard_reset(&c->pub_guard);
+    c->report_halt = false;
+    c->reset_report_pending = true;
+    c->full_state_pending = true;
+    ctl_log(c, CONTROLLER_LOG_INFO, "guards reset");
+    (void)now_ms;
+}
+
+/* ---- init ---- */
+
+static bool add_pin(controller *c, uint8_t gpio, controller_pin_kind kind, size_t index)
+{
+    if (c->pin_count >= CONTROLLER_MAX_PINS || gpio >= 32 || ctl_find_pin(c, gpio) != NULL) {
+        return false;
+    }
+    controller_pin *p = &c->pins[c->pin_count++];
+    p->pin = gpio;
+    p->kind = (uint8_t)kind;
+    p->index = (uint8_t)index;
+    return true;
+}
+
+static void sort_pins(controller *c)
+{
+    for (size_t i = 1; i < c->pin_count; i++) {
+        controller_pin p = c->pins[i];
+        size_t j = i;
+        while (j > 0 && c->pins[j - 1].pin > p.pin) {
+            c->pins[j] = c->pins[j - 1];
+            j--;
+        }
+        c->pins[j] = p;
+    }
+}
+
+bool controller_init(controller *c, const config *cfg, const controller_platform *platform,
+                     void *ctx, uint32_t now_ms)
+{
+    if (c == NULL || cfg == NULL || platform == NULL || platform->set_output == NULL ||
+        platform->read_input == NULL || platform->publish == NULL) {
+        return false;
+    }
+    if (cfg->relay_count > CONFIG_MAX_RELAYS || cfg->momentary_count > CONFIG_MAX_MOMENTARY ||
+        cfg->contact_count > CONFIG_MAX_CONTACTS) {
+        return false;
+    }
+    memset(c, 0, sizeof *c);
+    c->cfg = cfg;
+    c->platform = *platform;
+    c->ctx = ctx;
+    c->last_now_ms = now_ms;
+    for (size_t i = 0; i < cfg->relay_count; i++) {
+        if (!add_pin(c, cfg->relays[i].pin, CONTROLLER_PIN_RELAY, i)) return false;
+    }
+    for (size_t i = 0; i < cfg->momentary_count; i++) {
+        if (!add_pin(c, cfg->momentary[i].pin, CONTROLLER_PIN_MOMENTARY, i)) return false;
+    }
+    for (size_t i = 0; i < cfg->contact_count; i++) {
+        if (!add_pin(c, cfg->contacts[i].pin, CONTROLLER_PIN_CONTACT, i)) return false;
+    }
+    sort_pins(c);
+    /* Outputs first: a relay is never left in an unknown state. */
+    for (size_t i = 0; i < c->pin_count; i++) {
+        controller_pin *p = &c->pins[i];
+        if (p->kind != CONTROLLER_PIN_CONTACT) ctl_drive(c, p, false);
+    }
+    for (size_t i = 0; i < c->pin_count; i++) {
+        controller_pin *p = &c->pins[i];
+        if (p->kind != CONTROLLER_PIN_CONTACT) continue;
+        const config_contact *cc = &cfg->contacts[p->index];
+        bool level = platform->read_input(ctx, p->pin);
+        contact_init(&p->contact, level);
+        p->on = contact_logical(level, cc->pull == CONFIG_PULL_UP, cc->normally_open);
+    }
+    publish_guard_init(&c->pub_guard);
+    c->full_state_pending = true;
+    c->last_full_state_ms = now_ms;
+    ctl_log(c, CONTROLLER_LOG_INFO, "controller started, outputs off");
+    return true;
+}
+
+/* ---- events ---- */
+
+void controller_on_connection(controller *c, uint32_t now_ms, bool up)
+{
+    tick(c, now_ms);
+    if (up && !c->connected) {
+        c->connected = true;
+        c->counters.connections++;
+        c->connected_ms = now_ms;
+        c->in_backlog = ctl_backlog_window_ms(c) > 0;
+        c->full_state_pending = true;
+        c->retry_pending = false;
+        ctl_log(c, CONTROLLER_LOG_INFO, "connected: publishing full state");
+        ctl_flush(c, now_ms);
+    } else if (!up && c->connected) {
+        c->connected = false;
+        c->in_backlog = false;
+        c->counters.outages++;
+        ctl_log(c, CONTROLLER_LOG_WARN, "connection lost");
+    }
+}
+
+static void settle_contact(controller *c, controller_pin *p, uint32_t now_ms)
+{
+    const config_contact *cc = &c->cfg->contacts[p->index];
+    uint32_t debounce = relay_guard_clamp_ms(cc->debounce_ms);
+    if (!contact_settle(&p->contact, debounce, now_ms)) return;
+    bool on = contact_logical(p->contact.stable, cc->pull == CONFIG_PULL_UP, cc->normally_open);
+    if (on != p->on) {
+        p->on = on;
+        p->dirty = true;
+        c->counters.contact_changes++;
+    }
+}
+
+void controller_on_input(controller *c, uint32_t now_ms, uint8_t pin, bool level)
+{
+    tick(c, now_ms);
+    controller_pin *p = ctl_find_pin(c, pin);
+    if (p == NULL || p->kind != CONTROLLER_PIN_CONTACT) return;
+    contact_edge(&p->contact, now_ms, level);
+    settle_contact(c, p, now_ms);
+    ctl_flush(c, now_ms);
+}
+
+static bool valid_ip_text(const char *ip)
+{
+    size_t n = 0;
+    for (; ip[n] != '\0'; n++) {
+        char ch = ip[n];
+        bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+                  ch == '.' || ch == ':';
+        if (!ok || n + 1 >= CONTROLLER_IP_SIZE) return false;
+    }
+    return n >= 2;
+}
+
+void controller_on_public_ip(controller *c, uint32_t now_ms, const char *ip)
+{
+    tick(c, now_ms);
+    if (!c->ip_waiting) return;
+    c->ip_waiting = false;
+    if (ip == NULL) {
+        ctl_error(c, now_ms, "getip failed: the public IP provider did not answer");
+    } else if (!valid_ip_text(ip)) {
+        ctl_error(c, now_ms, "getip failed: the provider's answer is not an IP address");
+    } else {
+        memcpy(c->ip, ip, strlen(ip) + 1);
+        c->ip_pending = true;
+    }
+    ctl_flush(c, now_ms);
+}
+
+/* ---- time ---- */
+
+static void step_pin(controller *c, controller_pin *p, uint32_t now_ms)
+{
+    const config_guards *g = &c->cfg->guards;
+    switch ((controller_pin_kind)p->kind) {
+    case CONTROLLER_PIN_CONTACT:
+        settle_contact(c, p, now_ms);
+        break;
+    case CONTROLLER_PIN_MOMENTARY:
+        if (p->pulsing && (int32_t)(now_ms - p->pulse_end_ms) >= 0) {
+            p->pulsing = false;
+            ctl_drive(c, p, false);
+        }
+        relay_guard_expire(&p->guard, g, now_ms);
+        break;
+    case CONTROLLER_PIN_RELAY:
+        relay_guard_expire(&p->guard, g, now_ms);
+        if (p->deferred && relay_guard_cooldown_left(&p->guard, g, now_ms) == 0) {
+            p->deferred = false;
+            if (p->deferred_on != p->on) {
+                ctl_apply_deferred(c, p, now_ms);
+            }
+        }
+        break;
+    }
+}
+
+void controller_step(controller *c, uint32_t now_ms)
+{
+    tick(c, now_ms);
+    if (c->in_backlog && now_ms - c->connected_ms >= ctl_backlog_window_ms(c)) {
+        c->in_backlog = false;
+    }
+    for (size_t i = 0; i < c->pin_count; i++) step_pin(c, &c->pins[i], now_ms);
+    for (size_t i = 0; i < CONTROLLER_PRESS_MEMORY; i++) {
+        controller_press *m = &c->presses[i];
+        if (m->used && now_ms - m->at_ms >= CONTROLLER_PRESS_MEMORY_MS) m->used = false;
+    }
+    if (c->ip_waiting && now_ms - c->ip_started_ms >= CONTROLLER_IP_TIMEOUT_MS) {
+        c->ip_waiting = false;
+        ctl_error(c, now_ms, "getip failed: no answer within 10 s");
+    }
+    if (c->mfa_granted && now_ms - c->mfa_grant_ms >= CONTROLLER_MFA_GRANT_MS) {
+        c->mfa_granted = false;
+    }
+    ctl_otp_expire(c, now_ms);
+    publish_guard_expire(&c->pub_guard, &c->cfg->guards, now_ms);
+    if (c->retry_pending && now_ms - c->retry_ms >= CONTROLLER_PUBLISH_RETRY_MS) {
+        c->retry_pending = false;
+    }
+    int32_t interval_s = c->cfg->publish_interval_s;
+    if (interval_s > 0 && c->connected) {
+        uint32_t interval_ms = relay_guard_clamp_ms((uint32_t)interval_s * 1000u);
+        if ((uint32_t)interval_s > 0x7fffffffu / 1000u) interval_ms = 0x7fffffffu;
+        if (now_ms - c->last_full_state_ms >= interval_ms) c->full_state_pending = true;
+    }
+    ctl_flush(c, now_ms);
+}
+
+static void take_min(uint32_t *best, uint32_t v)
+{
+    if (v < *best) *best = v;
+}
+
+static uint32_t left(uint32_t start_ms, uint32_t span_ms, uint32_t now_ms)
+{
+    uint32_t elapsed = now_ms - start_ms;
+    return elapsed >= span_ms ? 0 : span_ms - elapsed;
+}
+
+uint32_t controller_next_deadline(const controller *c, uint32_t now_ms)
+{
+    uint32_t best = CONTROLLER_MAX_SLEEP_MS;
+    const config_guards *g = &c->cfg->guards;
+    for (size_t i = 0; i < c->pin_count; i++) {
+        const controller_pin *p = &c->pins[i];
+        if (p->kind == CONTROLLER_PIN_CONTACT) {
+            uint32_t debounce = relay_guard_clamp_ms(c->cfg->contacts[p->index].debounce_ms);
+            take_min(&best, contact_wait(&p->contact, debounce, now_ms));
+        }
+        if (p->pulsing) {
+            int32_t d = (int32_t)(p->pulse_end_ms - now_ms);
+            take_min(&best, d <= 0 ? 0 : (uint32_t)d);
+        }
+        if (p->deferred) take_min(&best, relay_guard_cooldown_left(&p->guard, g, now_ms));
+    }
+    if (c->in_backlog) take_min(&best, left(c->connected_ms, ctl_backlog_window_ms(c), now_ms));
+    if (c->ip_waiting) take_min(&best, left(c->ip_started_ms, CONTROLLER_IP_TIMEOUT_MS, now_ms));
+    if (c->mfa_granted) take_min(&best, left(c->mfa_grant_ms, CONTROLLER_MFA_GRANT_MS, now_ms));
+    take_min(&best, ctl_otp_wait(c, now_ms));
+    if (c->connected) {
+        if (c->retry_pending) {
+            take_min(&best, left(c->retry_ms, CONTROLLER_PUBLISH_RETRY_MS, now_ms));
+        } else if (c->error_pending && c->error_sent_once) {
+            take_min(&best, left(c->error_last_ms, CONTROLLER_ERROR_INTERVAL_MS, now_ms));
+        }
+        int32_t interval_s = c->cfg->publish_interval_s;
+        if (interval_s > 0) {
+            uint32_t interval_ms = (uint32_t)interval_s > 0x7fffffffu / 1000u
+                                       ? 0x7fffffffu
+                                       : (uint32_t)interval_s * 1000u;
+            take_min(&best, left(c->last_full_state_ms, interval_ms, now_ms));
+        }
+    }
+    return best;
+}
+
+/* ---- getters ---- */
+
+size_t controller_pin_count(const controller *c)
+{
+    return c->pin_count;
+}
+
+bool controller_pin_info(const controller *c, size_t i, uint8_t *pin, controller_pin_kind *kind,
+                         bool *on)
+{
+    if (i >= c->pin_count) return false;
+    if (pin != NULL) *pin = c->pins[i].pin;
+    if (kind != NULL) *kind = (controller_pin_kind)c->pins[i].kind;
+    if (on != NULL) *on = c->pins[i].on;
+    return true;
+}
+
+bool controller_pin_state(const controller *c, uint8_t pin, bool *on)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        if (c->pins[i].pin == pin) {
+            if (on != NULL) *on = c->pins[i].on;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool controller_output_level(const controller *c, uint8_t pin, bool *level)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        const controller_pin *p = &c->pins[i];
+        if (p->pin != pin) continue;
+        if (p->kind == CONTROLLER_PIN_CONTACT) return false;
+        if (level != NULL) *level = ctl_active_low(c, p) ? !p->on : p->on;
+        return true;
+    }
+    return false;
+}
+
+bool controller_relay_locked(const controller *c, uint8_t pin)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        if (c->pins[i].pin == pin) return c->pins[i].guard.locked;
+    }
+    return false;
+}
+
+bool controller_publishing_halted(const controller *c)
+{
+    return c->pub_guard.halted;
+}
+
+const controller_counters *controller_get_counters(const controller *c)
+{
+    return &c->counters;
+}
+
+const char *controller_pin_kind_name(controller_pin_kind kind)
+{
+    switch (kind) {
+    case CONTROLLER_PIN_RELAY: return "relay";
+    case CONTROLLER_PIN_MOMENTARY: return "momentary";
+    case CONTROLLER_PIN_CONTACT: return "contact";
+    }
+    return "unknown";
+}

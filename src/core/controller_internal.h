@@ -1,0 +1,92 @@
+/*
+ * Shared between the controller's source files; not part of the API.
+ *   controller.c          init, connection, time, pins, getters
+ *   controller_publish.c  turns pending flags into publications (publish guard)
+ *   controller_message.c  incoming JSON requests: validation and application
+ *   controller_otp.c      one-time codes and their lockout
+ *   controller_stats.c    stats message, TIME text, small text helpers
+ */
+#ifndef CONTROLLER_INTERNAL_H
+#define CONTROLLER_INTERNAL_H
+
+#include "controller.h"
+
+/* Default for guards.backlog_window_ms when the config has no such key. */
+#define CONTROLLER_BACKLOG_WINDOW_DEFAULT_MS 3000u
+/* next_deadline never sleeps longer than this, so every elapsed-time check
+ * runs often enough to stay wrap-safe and the uptime clock keeps counting. */
+#define CONTROLLER_MAX_SLEEP_MS 3600000u
+/* Bit mask over pin indexes (CONTROLLER_MAX_PINS must fit). */
+typedef uint32_t ctl_pin_mask;
+_Static_assert(CONTROLLER_MAX_PINS <= 32, "pin masks are 32-bit");
+
+/* ---- Text builder (no printf in the core) ---- */
+typedef struct {
+    char *buf;
+    size_t size;
+    size_t len;
+} ctl_text;
+
+void ctl_text_init(ctl_text *t, char *buf, size_t size);
+void ctl_text_str(ctl_text *t, const char *s);
+void ctl_text_u32(ctl_text *t, uint32_t v);
+void ctl_text_pin(ctl_text *t, uint8_t pin); /* "GP16" */
+
+/* ---- Config access (one place knows the field names) ---- */
+uint32_t ctl_backlog_window_ms(const controller *c);
+bool ctl_allow_backlog(const controller *c, const controller_pin *p);
+size_t ctl_otp_count(const controller *c, const controller_pin *p);
+const char *ctl_otp_secret(const controller *c, const controller_pin *p, size_t k);
+bool ctl_active_low(const controller *c, const controller_pin *p);
+
+/* ---- controller.c ---- */
+void ctl_log(controller *c, controller_log_level level, const char *text);
+/* Queues a rate-limited {"ERROR":...} report and counts the refusal. */
+void ctl_error(controller *c, uint32_t now_ms, const char *text);
+controller_pin *ctl_find_pin(controller *c, uint8_t gpio);
+/* Drives a relay output to a logical state and marks it for publication. */
+void ctl_drive(controller *c, controller_pin *p, bool on);
+bool ctl_in_backlog(const controller *c, uint32_t now_ms);
+/* {"CMD":"reset"}: clears relay locks and the publish halt. */
+void ctl_reset_guards(controller *c, uint32_t now_ms);
+
+/* ---- controller_otp.c ---- */
+typedef enum {
+    CTL_OTP_OK = 0,
+    CTL_OTP_NEEDED,      /* no code given and no grant open */
+    CTL_OTP_WRONG,
+    CTL_OTP_REPLAYED,
+    CTL_OTP_LOCKED,      /* lockout after failures: code not even checked */
+    CTL_OTP_NO_CLOCK,    /* time or HMAC unavailable */
+} ctl_otp_result;
+
+/* Pins (by index) with one-time-code secrets. */
+ctl_pin_mask ctl_otp_pins(const controller *c);
+/* Checks a code (have_code) or an open grant for the pins in need.
+ * all: every pin in need must accept the code; otherwise one is enough.
+ * *accepted (may be NULL) receives the pins whose secret matched. */
+ctl_otp_result ctl_otp_check(controller *c, uint32_t now_ms, ctl_pin_mask need, bool all,
+                             bool have_code, uint32_t code, ctl_pin_mask *accepted);
+/* Seconds left in the current lockout (0: none). */
+uint32_t ctl_otp_lockout_left_s(controller *c, uint32_t now_ms);
+void ctl_otp_expire(controller *c, uint32_t now_ms);
+uint32_t ctl_otp_wait(const controller *c, uint32_t now_ms);
+
+/* ---- controller_publish.c ---- */
+/* Publishes whatever is pending, as far as the connection and guards allow. */
+void ctl_flush(controller *c, uint32_t now_ms);
+
+/* ---- controller_message.c ---- */
+uint32_t ctl_payload_hash(const char *payload, size_t len);
+/* Applies a plain relay request deferred by the cooldown in the backlog window. */
+void ctl_apply_deferred(controller *c, controller_pin *p, uint32_t now_ms);
+
+/* ---- controller_stats.c ---- */
+/* Writes "TIME":"2026-11-25T10:29:28Z" (UTC clock) or "TIME":"up 3600s". */
+void ctl_write_time(controller *c, json_writer *w);
+/* Builds the stats message into c->out; returns its length or -1. */
+int ctl_build_stats(controller *c);
+/* Civil UTC date text from unix seconds: "YYYY-MM-DDTHH:MM:SSZ" (21 bytes with NUL). */
+void ctl_format_utc(int64_t unix_s, char out[32]);
+
+#endif

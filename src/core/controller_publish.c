@@ -1,0 +1,235 @@
+/*
+ * Turning pending flags into publications.
+ *
+ * Order of a flush: the publish-halt notice (the one message allowed past the
+ * halt), guard notices, pin states (full or changed), the error report (at
+ * most one per CONTROLLER_ERROR_INTERVAL_MS), then command answers. Every
+ * payload is a JSON object with a "TIME" key, so the controller recognises
+ * and ignores its own echo.
+ */
+#include "controller_internal.h"
+
+#include <string.h>
+
+typedef enum {
+    ITEM_NONE = 0,
+    ITEM_HALT,
+    ITEM_VIOLATION,
+    ITEM_LOCK,
+    ITEM_STATE,
+    ITEM_ERROR,
+    ITEM_STATS,
+    ITEM_IP,
+    ITEM_MFA,
+    ITEM_RESET,
+} item_kind;
+
+static bool any_dirty(const controller *c)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        if (c->pins[i].dirty) return true;
+    }
+    return false;
+}
+
+static controller_pin *pin_with_report(controller *c, bool lock)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        controller_pin *p = &c->pins[i];
+        if (lock ? p->report_lock : p->report_violation) return p;
+    }
+    return NULL;
+}
+
+static item_kind next_item(controller *c, uint32_t now_ms)
+{
+    if (c->report_halt) return ITEM_HALT;
+    if (c->pub_guard.halted) return ITEM_NONE;
+    if (pin_with_report(c, false) != NULL) return ITEM_VIOLATION;
+    if (pin_with_report(c, true) != NULL) return ITEM_LOCK;
+    if (c->full_state_pending || any_dirty(c)) return ITEM_STATE;
+    if (c->error_pending &&
+        (!c->error_sent_once || now_ms - c->error_last_ms >= CONTROLLER_ERROR_INTERVAL_MS)) {
+        return ITEM_ERROR;
+    }
+    if (c->stats_pending) return ITEM_STATS;
+    if (c->ip_pending) return ITEM_IP;
+    if (c->mfa_report_pending) return ITEM_MFA;
+    if (c->reset_report_pending) return ITEM_RESET;
+    return ITEM_NONE;
+}
+
+static void write_pin_key(json_writer *w, uint8_t pin)
+{
+    char key[8];
+    ctl_text t;
+    ctl_text_init(&t, key, sizeof key);
+    ctl_text_pin(&t, pin);
+    json_write_key(w, key);
+}
+
+static void write_guard_notice(controller *c, json_writer *w, controller_pin *p, bool lock)
+{
+    const config_guards *g = &c->cfg->guards;
+    char text[CONTROLLER_ERROR_SIZE];
+    ctl_text t;
+    ctl_text_init(&t, text, sizeof text);
+    ctl_text_pin(&t, p->pin);
+    if (lock) {
+        ctl_text_str(&t, " locked after ");
+        ctl_text_u32(&t, p->guard.violations);
+        ctl_text_str(&t, " toggle-limit violations; send {\"CMD\":\"reset\"} or restart");
+    } else {
+        ctl_text_str(&t, " changed too often: more than ");
+        ctl_text_u32(&t, g->toggle_max);
+        ctl_text_str(&t, " changes in ");
+        ctl_text_u32(&t, g->toggle_window_ms / 1000u);
+        ctl_text_str(&t, " s; changes skipped until the window ends (violation ");
+        ctl_text_u32(&t, p->guard.violations);
+        ctl_text_str(&t, ", lock after ");
+        ctl_text_u32(&t, g->violation_max);
+        ctl_text_str(&t, ")");
+    }
+    json_write_key(w, "ERROR");
+    json_write_string(w, text);
+    json_write_key(w, "GUARD");
+    json_write_string(w, lock ? "lock" : "toggle");
+    json_write_key(w, "PIN");
+    json_write_int(w, p->pin);
+}
+
+static int build_item(controller *c, item_kind kind)
+{
+    json_writer w;
+    json_writer_init(&w, c->out, sizeof c->out);
+    json_write_object_begin(&w);
+    switch (kind) {
+    case ITEM_NONE:
+        break;
+    case ITEM_HALT: {
+        char text[CONTROLLER_ERROR_SIZE];
+        ctl_text t;
+        ctl_text_init(&t, text, sizeof text);
+        ctl_text_str(&t, "publishing halted: more than ");
+        ctl_text_u32(&t, c->cfg->guards.publish_max);
+        ctl_text_str(&t, " messages in ");
+        ctl_text_u32(&t, c->cfg->guards.publish_window_ms / 1000u);
+        ctl_text_str(&t, " s; send {\"CMD\":\"reset\"} or restart");
+        json_write_key(&w, "ERROR");
+        json_write_string(&w, text);
+        json_write_key(&w, "GUARD");
+        json_write_string(&w, "publish");
+        break;
+    }
+    case ITEM_VIOLATION:
+        write_guard_notice(c, &w, pin_with_report(c, false), false);
+        break;
+    case ITEM_LOCK:
+        write_guard_notice(c, &w, pin_with_report(c, true), true);
+        break;
+    case ITEM_STATE:
+        for (size_t i = 0; i < c->pin_count; i++) {
+            const controller_pin *p = &c->pins[i];
+            if (!c->full_state_pending && !p->dirty) continue;
+            write_pin_key(&w, p->pin);
+            json_write_int(&w, p->on ? 1 : 0);
+        }
+        break;
+    case ITEM_ERROR:
+        json_write_key(&w, "ERROR");
+        json_write_string(&w, c->error_text);
+        if (c->error_folded > 0) {
+            json_write_key(&w, "SUPPRESSED");
+            json_write_int(&w, c->error_folded);
+        }
+        break;
+    case ITEM_STATS:
+        return ctl_build_stats(c);
+    case ITEM_IP:
+        json_write_key(&w, "IP");
+        json_write_string(&w, c->ip);
+        break;
+    case ITEM_MFA:
+        json_write_key(&w, "MFA");
+        json_write_string(&w, "accepted");
+        json_write_key(&w, "VALID_S");
+        json_write_int(&w, CONTROLLER_MFA_GRANT_MS / 1000u);
+        break;
+    case ITEM_RESET:
+        json_write_key(&w, "RESET");
+        json_write_string(&w, "guards cleared: relays unlocked, publishing resumed");
+        break;
+    }
+    ctl_write_time(c, &w);
+    json_write_object_end(&w);
+    return json_writer_finish(&w);
+}
+
+static void clear_item(controller *c, item_kind kind, uint32_t now_ms)
+{
+    switch (kind) {
+    case ITEM_NONE: break;
+    case ITEM_HALT: c->report_halt = false; break;
+    case ITEM_VIOLATION: pin_with_report(c, false)->report_violation = false; break;
+    case ITEM_LOCK: pin_with_report(c, true)->report_lock = false; break;
+    case ITEM_STATE:
+        if (c->full_state_pending) c->last_full_state_ms = now_ms;
+        c->full_state_pending = false;
+        for (size_t i = 0; i < c->pin_count; i++) c->pins[i].dirty = false;
+        break;
+    case ITEM_ERROR:
+        c->error_pending = false;
+        c->error_sent_once = true;
+        c->error_last_ms = now_ms;
+        c->error_folded = 0;
+        break;
+    case ITEM_STATS: c->stats_pending = false; break;
+    case ITEM_IP: c->ip_pending = false; break;
+    case ITEM_MFA: c->mfa_report_pending = false; break;
+    case ITEM_RESET: c->reset_report_pending = false; break;
+    }
+}
+
+/* Hands one payload to the platform. false: not sent (halted or no room). */
+static bool send(controller *c, uint32_t now_ms, int len, bool past_guard)
+{
+    if (!past_guard) {
+        publish_guard_verdict v = publish_guard_check(&c->pub_guard, &c->cfg->guards, now_ms);
+        if (v == PUBLISH_GUARD_HALTED_NOW) {
+            c->report_halt = true;
+            c->counters.publish_halts++;
+            ctl_log(c, CONTROLLER_LOG_ERROR, "publish guard: publishing halted until reset");
+        }
+        if (v != PUBLISH_GUARD_OK) return false;
+    }
+    if (!c->platform.publish(c->ctx, c->out, (size_t)len)) {
+        c->counters.publish_failures++;
+        c->retry_pending = true;
+        c->retry_ms = now_ms;
+        return false;
+    }
+    c->counters.publishes++;
+    publish_guard_count(&c->pub_guard, now_ms);
+    return true;
+}
+
+void ctl_flush(controller *c, uint32_t now_ms)
+{
+    /* Bounded: each round clears one item or stops. */
+    for (unsigned round = 0; round < 2u * CONTROLLER_MAX_PINS + 16u; round++) {
+        if (!c->connected || c->retry_pending) return;
+        item_kind kind = next_item(c, now_ms);
+        if (kind == ITEM_NONE) return;
+        int len = build_item(c, kind);
+        if (len < 0) {
+            ctl_log(c, CONTROLLER_LOG_ERROR, "publication too large; dropped");
+            clear_item(c, kind, now_ms);
+            continue;
+        }
+        if (!send(c, now_ms, len, kind == ITEM_HALT)) {
+            if (c->report_halt) continue; /* just halted: the notice goes next */
+            return;
+        }
+        clear_item(c, kind, now_ms);
+    }
+}
