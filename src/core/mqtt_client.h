@@ -27,6 +27,15 @@
 #ifndef MQTT_MAX_INFLIGHT
 #define MQTT_MAX_INFLIGHT 8
 #endif
+/* Bytes of tx that QoS0 publications and QoS1 (re)sends leave free, so that
+ * PUBACK, PINGREQ and SUBSCRIBE always find room. */
+#ifndef MQTT_TX_RESERVE
+#define MQTT_TX_RESERVE 16
+#endif
+/* Smallest accepted rx buffer (a fixed header is up to 5 bytes). */
+#define MQTT_MIN_RX_SIZE 16
+/* Longest sleep next_deadline() asks for when nothing is due. */
+#define MQTT_IDLE_WAKE_MS 60000u
 /* Topic filters subscribed after every successful connect. */
 #ifndef MQTT_MAX_SUBSCRIPTIONS
 #define MQTT_MAX_SUBSCRIPTIONS 4
@@ -151,11 +160,16 @@ typedef struct {
     uint8_t last_connack_code;
 
     size_t rx_len;                    /* bytes of the current packet in rx */
+    size_t rx_total;                  /* bytes of it to store in rx; 0 while the header is incomplete */
     uint32_t rx_skip;                 /* bytes still to discard of an oversized packet */
+    uint32_t rx_dropped_len;          /* whole length of the oversized packet being skipped */
     size_t tx_len;                    /* bytes waiting in tx */
 
     uint16_t next_packet_id;
-    uint16_t subscribe_packet_id;
+    uint16_t subscribe_packet_id;     /* SUBSCRIBE awaiting its SUBACK, 0: none */
+    uint8_t subscribe_index;          /* next configured filter to subscribe */
+    bool clean_requested;             /* clean-session flag of the current CONNECT */
+    bool stopping;                    /* mqtt_client_stop(): go idle once the transport is down */
     mqtt_inflight_slot inflight[MQTT_MAX_INFLIGHT];
     uint32_t rng;                     /* xorshift state for backoff jitter */
     mqtt_client_stats stats;
