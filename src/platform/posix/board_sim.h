@@ -66,7 +66,7 @@ typedef struct {
 typedef struct {
     int listen_fd;
     uint32_t start_ms;
-    char address[80];             /* "127.0.0.1:PORT" as actually bound */
+    char address[128];            /* "127.0.0.1:PORT" as actually bound */
     const char *version;
     board_sim_callbacks cb;
     board_pin pins[BOARD_SIM_MAX_PINS];
