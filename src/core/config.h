@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h"
+
 #define CONFIG_MAX_RELAYS 8
 #define CONFIG_MAX_MOMENTARY 8
 #define CONFIG_MAX_CONTACTS 16
@@ -22,21 +24,44 @@
 #define CONFIG_PATH_SIZE 160        /* file paths (CA certificate) */
 #define CONFIG_SSID_SIZE 33
 
+#define CONFIG_MAX_OTP_SECRETS 4    /* TOTP secrets per relay (one per client) */
+#define CONFIG_OTP_SECRET_MIN 16    /* base32 characters (80 bits) */
+#define CONFIG_OTP_SECRET_SIZE 65   /* up to 64 base32 characters + NUL */
+#define CONFIG_MAX_PIN 28           /* highest GPIO number on an RP2040 package we use */
+/* JSON values a configuration may hold: enough for every list at its limit
+ * with all optional keys written out. config_parse keeps this many tokens
+ * on the stack (CONFIG_MAX_TOKENS * sizeof(json_token) = 8960 bytes). */
+#define CONFIG_MAX_TOKENS 448
+
 /* GPIOs a Pico W exposes for our use: GP0..GP22 and GP26..GP28
  * (GP23..GP25 and GP29 belong to the CYW43 WiFi chip). */
 bool config_pin_available(int pin);
 
 typedef enum { CONFIG_PULL_NONE = 0, CONFIG_PULL_UP, CONFIG_PULL_DOWN } config_pull;
 
+typedef enum {
+    CONFIG_SESSION_CLEAN_FIRST = 0, /* default: clean session on the first connect after boot,
+                                       persistent afterwards (no stale backlog after a power cut,
+                                       nothing lost during a WiFi outage) */
+    CONFIG_SESSION_PERSISTENT,      /* always clean session = 0 */
+    CONFIG_SESSION_CLEAN,           /* always clean session = 1 */
+} config_session;
+
 typedef struct {
     uint8_t pin;
     bool active_low;                /* default true: common relay boards */
+    uint8_t otp_count;              /* secrets in otp[]; 0: no one-time code needed */
+    char otp[CONFIG_MAX_OTP_SECRETS][CONFIG_OTP_SECRET_SIZE]; /* base32 TOTP secrets, upper case */
 } config_relay;
 
 typedef struct {
     uint8_t pin;
     bool active_low;                /* default true */
     uint32_t pulse_ms;              /* default 2000 */
+    bool allow_backlog;             /* default false: a press delivered in the backlog right after
+                                       a (re)connect never pulses the relay */
+    uint8_t otp_count;
+    char otp[CONFIG_MAX_OTP_SECRETS][CONFIG_OTP_SECRET_SIZE];
 } config_momentary;
 
 typedef struct {
@@ -53,6 +78,8 @@ typedef struct {
     uint32_t violation_max;         /* violations before lock; default 3 */
     uint32_t publish_window_ms;     /* default 10000 */
     uint32_t publish_max;           /* publishes per window before halt; default 20 */
+    uint32_t backlog_window_ms;     /* messages arriving this long after a (re)connect count
+                                       as backlog; default 3000 */
 } config_guards;
 
 typedef struct {
@@ -69,6 +96,7 @@ typedef struct {
     char client_id[CONFIG_NAME_SIZE];
     char topic[CONFIG_TOPIC_SIZE];
     uint16_t keepalive_s;               /* default 60 */
+    config_session session;             /* default CONFIG_SESSION_CLEAN_FIRST */
 } config_mqtt;
 
 typedef struct {
@@ -97,8 +125,20 @@ typedef struct {
 
 /* Fills every default. */
 void config_defaults(config *c);
-/* Parses and validates; on any error returns false and leaves *out untouched. */
+/* Parses and validates; on any error returns false and leaves *out untouched.
+ * errors may be NULL. Uses about 10 KB of stack: the token array (8960 bytes)
+ * plus about 1 KB for the walk (Cortex-M0+, -Os, measured with -fstack-usage). */
 bool config_parse(const char *text, size_t len, config *out, config_errors *errors);
+/* The same with a caller-provided token array (for small stacks: this variant
+ * itself needs about 1 KB). max_tokens below CONFIG_MAX_TOKENS limits the
+ * size of the configurations accepted. */
+bool config_parse_tokens(const char *text, size_t len, config *out, config_errors *errors,
+                         json_token *tokens, size_t max_tokens);
+/* "path: message" (or just the message when the path is empty) into buf,
+ * NUL-terminated and cut to fit; returns the length written. */
+size_t config_error_format(const config_error *e, char *buf, size_t size);
+/* "clean_first", "persistent" or "clean". */
+const char *config_session_name(config_session s);
 
 /* Parts of a broker URL. */
 typedef struct {
@@ -106,6 +146,21 @@ typedef struct {
     char host[CONFIG_URL_SIZE];
     uint16_t port;
 } config_broker;
+/* mqtt://host[:port] or mqtts://host[:port] (default ports 1883 / 8883);
+ * host is a DNS name, an IPv4 address or [IPv6]. False if malformed. */
 bool config_parse_broker_url(const char *url, config_broker *out);
+/* What is wrong with a broker URL, or NULL if it is valid (fills *out). */
+const char *config_broker_url_error(const char *url, config_broker *out);
+
+/* Parts of an http:// URL (the public-IP provider). */
+typedef struct {
+    char host[CONFIG_URL_SIZE];
+    uint16_t port;                  /* default 80 */
+    char path[CONFIG_URL_SIZE];     /* from the first '/', "/" when the URL has none */
+} config_http_url;
+/* http://host[:port][/path]; false if malformed or not http://. */
+bool config_parse_http_url(const char *url, config_http_url *out);
+/* What is wrong with an http:// URL, or NULL if it is valid (fills *out). */
+const char *config_http_url_error(const char *url, config_http_url *out);
 
 #endif
