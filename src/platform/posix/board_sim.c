@@ -357,6 +357,10 @@ static void accept_clients(board_sim *b, uint32_t now)
         event_begin(&e, b, now, "hello");
         json_write_key(&e.w, "version");
         json_write_string(&e.w, b->version ? b->version : "");
+        json_write_key(&e.w, "mqtt");
+        json_write_string(&e.w, b->mqtt_state);
+        json_write_key(&e.w, "wifi");
+        json_write_string(&e.w, b->wifi_down ? "down" : "up");
         send_to(b, c, &e, true);
     }
 }
@@ -372,6 +376,7 @@ bool board_sim_open(board_sim *b, const char *host_port, uint32_t now, const cha
         b->clients[i].fd = -1;
     b->start_ms = now;
     b->version = version;
+    snprintf(b->mqtt_state, sizeof b->mqtt_state, "starting");
     if (cb)
         b->cb = *cb;
     if (!host_port)
@@ -555,6 +560,7 @@ void board_sim_contact(board_sim *b, uint32_t now, uint8_t pin, bool on)
 
 void board_sim_mqtt(board_sim *b, uint32_t now, const char *state, const char *reason)
 {
+    snprintf(b->mqtt_state, sizeof b->mqtt_state, "%s", state);
     event e;
     event_begin(&e, b, now, "mqtt");
     json_write_key(&e.w, "state");
@@ -577,6 +583,7 @@ void board_sim_published(board_sim *b, uint32_t now, const char *payload, size_t
 
 void board_sim_wifi(board_sim *b, uint32_t now, bool up)
 {
+    b->wifi_down = !up;
     event e;
     event_begin(&e, b, now, "wifi");
     json_write_key(&e.w, "state");

@@ -72,6 +72,8 @@ typedef struct {
     board_pin pins[BOARD_SIM_MAX_PINS];
     size_t pin_count;
     board_sim_client clients[BOARD_SIM_MAX_CLIENTS];
+    char mqtt_state[24];          /* last "mqtt" event's state, for hello */
+    bool wifi_down;
     uint32_t dropped_clients;     /* slow clients dropped */
     uint32_t bad_requests;
 } board_sim;
