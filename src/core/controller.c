@@ -183,7 +183,7 @@ static void settle_contact(controller *c, controller_pin *p, uint32_t now_ms)
 
 void controller_on_input(controller *c, uint32_t now_ms, uint8_t pin, bool level)
 {
-    tick(c, now_ms);
+    controller_step(c, now_ms);
     controller_pin *p = ctl_find_pin(c, pin);
     if (p == NULL || p->kind != CONTROLLER_PIN_CONTACT) return;
     contact_edge(&p->contact, now_ms, level);
@@ -306,7 +306,9 @@ uint32_t controller_next_deadline(const controller *c, uint32_t now_ms)
         }
         if (p->deferred) take_min(&best, relay_guard_cooldown_left(&p->guard, g, now_ms));
     }
-    if (c->in_backlog) take_min(&best, left(c->connected_ms, ctl_backlog_window_ms(c), now_ms));
+    if (ctl_in_backlog(c, now_ms)) {
+        take_min(&best, left(c->connected_ms, ctl_backlog_window_ms(c), now_ms));
+    }
     if (c->ip_waiting) take_min(&best, left(c->ip_started_ms, CONTROLLER_IP_TIMEOUT_MS, now_ms));
     if (c->mfa_granted) take_min(&best, left(c->mfa_grant_ms, CONTROLLER_MFA_GRANT_MS, now_ms));
     take_min(&best, ctl_otp_wait(c, now_ms));

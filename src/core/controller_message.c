@@ -481,8 +481,7 @@ static void handle(controller *c, uint32_t now_ms, const char *payload, size_t l
 void controller_on_message(controller *c, uint32_t now_ms, const char *payload, size_t len,
                            bool dup)
 {
-    c->uptime_ms += (uint32_t)(now_ms - c->last_now_ms);
-    c->last_now_ms = now_ms;
+    controller_step(c, now_ms); /* end pulses and windows that are due first */
     if (payload == NULL) len = 0;
     handle(c, now_ms, payload == NULL ? "" : payload, len, dup);
     ctl_flush(c, now_ms);

@@ -2,7 +2,7 @@
  * Turning pending flags into publications.
  *
  * Order of a flush: the publish-halt notice (the one message allowed past the
- * halt), guard notices, pin states (full or changed), the error report (at
+ * halt), pin states (full or changed), guard notices, the error report (at
  * most one per CONTROLLER_ERROR_INTERVAL_MS), then command answers. Every
  * payload is a JSON object with a "TIME" key, so the controller recognises
  * and ignores its own echo.
@@ -45,9 +45,9 @@ static item_kind next_item(controller *c, uint32_t now_ms)
 {
     if (c->report_halt) return ITEM_HALT;
     if (c->pub_guard.halted) return ITEM_NONE;
+    if (c->full_state_pending || any_dirty(c)) return ITEM_STATE;
     if (pin_with_report(c, false) != NULL) return ITEM_VIOLATION;
     if (pin_with_report(c, true) != NULL) return ITEM_LOCK;
-    if (c->full_state_pending || any_dirty(c)) return ITEM_STATE;
     if (c->error_pending &&
         (!c->error_sent_once || now_ms - c->error_last_ms >= CONTROLLER_ERROR_INTERVAL_MS)) {
         return ITEM_ERROR;

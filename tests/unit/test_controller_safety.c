@@ -1,0 +1,223 @@
+/* Stale-command (backlog), duplicate-delivery and one-time-code safety. */
+#include "controller_fake.h"
+
+#define SECRET_A "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+#define SECRET_B "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+static size_t pulses_of(uint8_t pin)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < F.output_count; i++) {
+        n += (F.outputs[i].pin == pin && !F.outputs[i].level) ? 1u : 0u; /* active low: on */
+    }
+    return n;
+}
+
+/* ---- backlog (stale commands after a reconnect) ---- */
+
+static void test_backlog_press_refused(void **state)
+{
+    (void)state;
+    connect_at(1000);
+    msg(1200, "{\"GP18\":1}"); /* delivered right after the (re)connect */
+    assert_int_equal(pulses_of(18), 0);
+    expect_last("GP18 press refused: it arrived in the backlog after a reconnect");
+    assert_int_equal(C.counters.stale_refused, 1);
+    msg(4000, "{\"GP18\":1}"); /* after the window: a fresh press works */
+    assert_int_equal(pulses_of(18), 1);
+}
+
+static void test_backlog_press_allowed_by_config(void **state)
+{
+    (void)state;
+    CFG.momentary[0].allow_backlog = true;
+    connect_at(1000);
+    msg(1200, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 1);
+}
+
+static void test_backlog_plain_relay_last_value_wins(void **state)
+{
+    (void)state;
+    connect_at(1000);
+    size_t pubs = F.pub_count;
+    msg(1100, "{\"GP16\":1}");
+    msg(1110, "{\"GP16\":0}");
+    msg(1120, "{\"GP16\":1}");
+    msg(1130, "{\"GP17\":1}");
+    msg(1140, "{\"GP17\":0}");
+    /* GP16: first applied, the rest were already its value. GP17: 0 waits for the cooldown. */
+    assert_true(on(16));
+    assert_true(on(17));
+    assert_int_equal(pubs_containing("cooldown"), 0);
+    assert_int_equal(controller_next_deadline(&C, 1140), 1990);
+    at(3130);
+    assert_false(on(17));
+    assert_true(F.pub_count > pubs);
+    expect_last("\"GP17\":0");
+}
+
+/* ---- duplicates ---- */
+
+static void test_redelivered_press_pulses_once(void **state)
+{
+    (void)state;
+    CFG.momentary[0].allow_backlog = true;
+    connect_at(1000);
+    msg(10000, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 1);
+    /* The PUBACK was lost: after a reconnect the broker sends it again with DUP. */
+    controller_on_connection(&C, 11000, false);
+    connect_at(15000);
+    msg_dup(15100, "{\"GP18\":1}", true);
+    assert_int_equal(pulses_of(18), 1);
+    assert_int_equal(C.counters.duplicates, 1);
+    expect_last("press ignored: a redelivery");
+    /* Same bytes without DUP, still inside the backlog window: also a redelivery. */
+    msg(15200, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 1);
+    /* A new press later is a press. */
+    msg(30000, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 2);
+}
+
+static void test_dup_flag_first_delivery_is_applied(void **state)
+{
+    (void)state;
+    connect_at(1000);
+    /* DUP set, but this press never arrived before (the first copy was lost). */
+    msg_dup(10000, "{\"GP19\":1}", true);
+    assert_int_equal(pulses_of(19), 1);
+}
+
+/* ---- one-time codes ---- */
+
+static void with_secrets(void)
+{
+    CFG.momentary[0].otp_count = 1;
+    strcpy(CFG.momentary[0].otp[0], SECRET_A);
+    CFG.relays[0].otp_count = 2;
+    strcpy(CFG.relays[0].otp[0], SECRET_B);
+    strcpy(CFG.relays[0].otp[1], SECRET_A);
+    start_at(1000);
+    connect_at(1000);
+}
+
+static void send_code(uint32_t now, uint32_t code, const char *rest)
+{
+    char payload[96];
+    snprintf(payload, sizeof payload, "{\"MFA\":%u%s}", code, rest);
+    F.now = now;
+    msg(now, payload);
+}
+
+static void test_otp_required_and_accepted_once(void **state)
+{
+    (void)state;
+    with_secrets();
+    msg(10000, "{\"GP18\":1}");
+    expect_last("GP18 needs a one-time code");
+    assert_int_equal(pulses_of(18), 0);
+    F.now = 20000;
+    uint32_t code = code_for(SECRET_A, 0);
+    send_code(20000, code, ",\"GP18\":1");
+    assert_int_equal(pulses_of(18), 1);
+    /* The same code again (replay): refused. */
+    send_code(25000, code, ",\"GP18\":1");
+    expect_last("one-time code already used");
+    assert_int_equal(pulses_of(18), 1);
+    /* Unprotected relays need no code. */
+    msg(26000, "{\"GP17\":1}");
+    assert_true(on(17));
+}
+
+static void test_otp_code_as_string_and_skew(void **state)
+{
+    (void)state;
+    with_secrets();
+    F.now = 10000;
+    char payload[64];
+    snprintf(payload, sizeof payload, "{\"GP16\":1,\"MFA\":\"%06u\"}", code_for(SECRET_B, -30));
+    msg(10000, payload);
+    assert_true(on(16));
+    F.now = 40000;
+    send_code(40000, code_for(SECRET_A, 30), ",\"GP16\":0"); /* the second secret, one step ahead */
+    assert_false(on(16));
+    F.now = 100000;
+    send_code(100000, code_for(SECRET_A, 90), ",\"GP16\":1"); /* three steps ahead: wrong */
+    expect_last("wrong one-time code");
+}
+
+static void test_otp_standalone_grant(void **state)
+{
+    (void)state;
+    with_secrets();
+    F.now = 10000;
+    send_code(10000, code_for(SECRET_A, 0), "");
+    expect_last("{\"MFA\":\"accepted\",\"VALID_S\":30,");
+    msg(12000, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 1);
+    msg(20000, "{\"GP18\":1}"); /* a grant authorises one command */
+    expect_last("needs a one-time code");
+    F.now = 40000;
+    send_code(40000, code_for(SECRET_A, 0), "");
+    msg(70000, "{\"GP18\":1}"); /* expired after 30 s */
+    expect_last("needs a one-time code");
+    assert_int_equal(pulses_of(18), 1);
+}
+
+static void test_otp_lockout_grows(void **state)
+{
+    (void)state;
+    with_secrets();
+    uint32_t t = 10000;
+    for (int i = 0; i < 3; i++, t += 1000) send_code(t, 111111, ",\"GP18\":1");
+    assert_false(C.otp_locked);
+    send_code(t, 111111, ",\"GP18\":1"); /* 4th failure: locked 30 s */
+    assert_true(C.otp_locked);
+    t += 1000;
+    F.now = t;
+    send_code(t, code_for(SECRET_A, 0), ",\"GP18\":1"); /* right code, but locked: unchecked */
+    expect_last("one-time codes locked for 29 s");
+    assert_int_equal(pulses_of(18), 0);
+    t = 13000 + 30000;
+    send_code(t, 222222, ",\"GP18\":1"); /* after the lockout, a wrong code: 60 s */
+    assert_int_equal(C.otp_lock_ms, 60000);
+    t += 60000;
+    F.now = t;
+    send_code(t, code_for(SECRET_A, 0), ",\"GP18\":1");
+    assert_int_equal(pulses_of(18), 1);
+    assert_int_equal(C.otp_failures, 0);
+    assert_int_equal(C.counters.otp_failures, 5);
+}
+
+static void test_otp_reset_needs_code_and_clock(void **state)
+{
+    (void)state;
+    with_secrets();
+    msg(10000, "{\"CMD\":\"reset\"}");
+    expect_last("reset needs a one-time code");
+    F.now = 20000;
+    send_code(20000, code_for(SECRET_B, 0), ",\"CMD\":\"reset\"");
+    expect_last("\"RESET\"");
+    F.clock_set = false;
+    send_code(30000, 123456, ",\"GP18\":1");
+    expect_last("the device clock is not set");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_backlog_press_refused, setup_example),
+        cmocka_unit_test_setup(test_backlog_press_allowed_by_config, setup_example),
+        cmocka_unit_test_setup(test_backlog_plain_relay_last_value_wins, setup_example),
+        cmocka_unit_test_setup(test_redelivered_press_pulses_once, setup_example),
+        cmocka_unit_test_setup(test_dup_flag_first_delivery_is_applied, setup_example),
+        cmocka_unit_test_setup(test_otp_required_and_accepted_once, setup_example),
+        cmocka_unit_test_setup(test_otp_code_as_string_and_skew, setup_example),
+        cmocka_unit_test_setup(test_otp_standalone_grant, setup_example),
+        cmocka_unit_test_setup(test_otp_lockout_grows, setup_example),
+        cmocka_unit_test_setup(test_otp_reset_needs_code_and_clock, setup_example),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
