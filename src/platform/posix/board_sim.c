@@ -362,6 +362,11 @@ static void accept_clients(board_sim *b, uint32_t now)
         json_write_key(&e.w, "wifi");
         json_write_string(&e.w, b->wifi_down ? "down" : "up");
         send_to(b, c, &e, true);
+        /* The current MQTT state as the event that set it (with its own
+         * t_ms and "replay":true), so a client that waits for "connected"
+         * does not depend on connecting before the broker answered. */
+        if (b->mqtt_last_len)
+            client_queue(b, c, b->mqtt_last, b->mqtt_last_len);
     }
 }
 
@@ -570,6 +575,14 @@ void board_sim_mqtt(board_sim *b, uint32_t now, const char *state, const char *r
         json_write_string(&e.w, reason);
     }
     broadcast(b, &e, false);
+    /* Kept for new clients, marked as a replay. */
+    size_t len = strlen(e.buf);
+    b->mqtt_last_len = 0;
+    if (len >= 2 && len + 16 < sizeof b->mqtt_last) {
+        memcpy(b->mqtt_last, e.buf, len - 1);
+        memcpy(b->mqtt_last + len - 1, ",\"replay\":true}", 15);
+        b->mqtt_last_len = len - 1 + 15;
+    }
 }
 
 void board_sim_published(board_sim *b, uint32_t now, const char *payload, size_t len)

@@ -73,6 +73,8 @@ typedef struct {
     size_t pin_count;
     board_sim_client clients[BOARD_SIM_MAX_CLIENTS];
     char mqtt_state[24];          /* last "mqtt" event's state, for hello */
+    char mqtt_last[256];          /* that event's line, repeated to a new client after hello */
+    size_t mqtt_last_len;
     bool wifi_down;
     uint32_t dropped_clients;     /* slow clients dropped */
     uint32_t bad_requests;
