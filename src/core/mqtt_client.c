@@ -289,13 +289,19 @@ mqtt_action mqtt_client_step(mqtt_client *c, uint32_t now)
             lose(c, now, MQTT_ERR_KEEPALIVE);
             break;
         }
-        if (ka_ms != 0 && c->tx_len == 0 && due(now, c->last_tx + ka_ms)) {
+        /* Ping when we have sent nothing for a keepalive period (the broker
+         * needs to hear from us), or heard nothing (we need to hear from it:
+         * QoS0 traffic out gets no answer). */
+        if (ka_ms != 0 && ((c->tx_len == 0 && due(now, c->last_tx + ka_ms)) ||
+                           (!c->ping_outstanding && due(now, c->last_rx + ka_ms)))) {
             size_t n = 0;
-            (void)mqtt_encode_pingreq(c->buf.tx, c->buf.tx_size, &n);
-            c->tx_len = n;
-            c->ping_outstanding = true;
-            c->ping_sent_at = now;
-            c->last_tx = now;
+            if (mqtt_encode_pingreq(c->buf.tx + c->tx_len, c->buf.tx_size - c->tx_len, &n) ==
+                MQTT_OK) {
+                c->tx_len += n;
+                c->ping_outstanding = true;
+                c->ping_sent_at = now;
+                c->last_tx = now;
+            }
         }
         flush(c);
         break;
@@ -317,9 +323,15 @@ uint32_t mqtt_client_next_deadline(const mqtt_client *c, uint32_t now)
         break;
     case MQTT_STATE_CONNECTED:
         if (ka_ms != 0) {
-            uint32_t dead = c->last_rx + ka_ms + ka_ms / 2u;
-            uint32_t ping = c->last_tx + ka_ms;
-            t = c->tx_len == 0 && (int32_t)(ping - dead) < 0 ? ping : dead;
+            uint32_t ping_tx = c->last_tx + ka_ms;
+            uint32_t ping_rx = c->last_rx + ka_ms;
+            t = c->last_rx + ka_ms + ka_ms / 2u; /* dead */
+            if (c->tx_len == 0 && (int32_t)(ping_tx - t) < 0) {
+                t = ping_tx;
+            }
+            if (!c->ping_outstanding && (int32_t)(ping_rx - t) < 0) {
+                t = ping_rx;
+            }
         }
         break;
     case MQTT_STATE_CLOSING:
@@ -377,6 +389,10 @@ static void on_connack(mqtt_client *c, uint32_t now, const mqtt_packet *pk)
         protocol_error(c, now);
         return;
     }
+    if (c->clean_requested && pk->u.connack.session_present) {
+        protocol_error(c, now); /* a clean session cannot be present (3.2.2.2) */
+        return;
+    }
     if (pk->u.connack.return_code != MQTT_CONNACK_ACCEPTED) {
         c->last_connack_code = pk->u.connack.return_code;
         lose(c, now, MQTT_ERR_REFUSED);
@@ -405,7 +421,9 @@ static void on_puback(mqtt_client *c, uint32_t now, uint16_t id)
     size_t count = inflight_count(c);
     for (size_t i = 0; i < count; i++) {
         mqtt_inflight_slot *s = &c->inflight[i];
-        if (s->packet_id != id || !s->sent) {
+        /* Not necessarily re-sent yet on this connection: a resumed session
+         * may ack what the broker already had. */
+        if (s->packet_id != id) {
             continue;
         }
         size_t len = s->length;
@@ -425,7 +443,7 @@ static void on_puback(mqtt_client *c, uint32_t now, uint16_t id)
         flush(c);
         return;
     }
-    protocol_error(c, now); /* a PUBACK for nothing we sent on this connection */
+    protocol_error(c, now); /* a PUBACK for nothing we stored */
 }
 
 static void on_packet(mqtt_client *c, uint32_t now)

@@ -424,13 +424,44 @@ static void test_keepalive_disabled_and_pending_tx(void **state)
     connect_now(&h, 0, false);
     assert_int_equal(mqtt_client_publish(&h.c, 0, "t", (const uint8_t *)"x", 1, 0, false, NULL),
                      MQTT_OK);
-    assert_int_equal(mqtt_client_next_deadline(&h.c, 0), 15000);
+    /* ... but not the one for a silent broker, which goes after it. */
+    assert_int_equal(mqtt_client_next_deadline(&h.c, 0), 10000);
     assert_int_equal(mqtt_client_step(&h.c, 12000), MQTT_ACTION_NONE);
-    assert_int_equal(mqtt_client_output(&h.c, NULL), 6);
+    assert_int_equal(mqtt_client_output(&h.c, NULL), 6 + 2);
+    assert_true(h.c.ping_outstanding);
+    assert_int_equal(mqtt_client_next_deadline(&h.c, 12000), 15000);
     assert_int_equal(mqtt_client_next_deadline(&h.c, 16000), 16000);
     /* Idle state: wake up rarely. */
     setup(&h);
     assert_int_equal(mqtt_client_next_deadline(&h.c, 5), 5 + MQTT_IDLE_WAKE_MS);
+}
+
+/* A device that only publishes QoS0 gets nothing back but PINGRESPs: its
+ * link must stay up (pings go out for the silence of the broker). */
+static void test_keepalive_with_qos0_traffic_only(void **state)
+{
+    (void)state;
+    static harness h;
+    setup(&h);
+    uint8_t out[256];
+    mqtt_client_start(&h.c, 0);
+    connect_now(&h, 0, false);
+    size_t pings = 0;
+    for (uint32_t now = 1000; now <= 120000; now += 1000) {
+        assert_int_equal(mqtt_client_publish(&h.c, now, "t", (const uint8_t *)"1", 1, 0, false,
+                                             NULL),
+                         MQTT_OK);
+        assert_int_equal(mqtt_client_step(&h.c, now), MQTT_ACTION_NONE);
+        size_t n = drain(&h, now, out, sizeof out);
+        if (n == 6 + 2) {
+            assert_int_equal(out[6], 0xC0);
+            pings++;
+            feed(&h, now + 20, BYTES(0xD0, 0));
+        }
+    }
+    assert_true(mqtt_client_is_connected(&h.c));
+    assert_true(pings >= 11);
+    assert_int_equal(h.c.stats.outages, 0);
 }
 
 static void test_time_wraps(void **state)
@@ -520,6 +551,20 @@ static void test_inflight_resend_persistent(void **state)
     uint8_t ack1[4] = {0x40, 2, (uint8_t)(id1 >> 8), (uint8_t)id1};
     feed(&h, at, ack1, 4);
     assert_int_equal(mqtt_client_inflight_count(&h.c), 0);
+    /* A resumed session may ack a stored packet before it is re-sent. */
+    uint16_t id3 = 0;
+    assert_int_equal(mqtt_client_publish(&h.c, at, "c", NULL, 0, 1, false, &id3), MQTT_OK);
+    (void)drain(&h, at, out, sizeof out);
+    mqtt_client_transport_down(&h.c, at, MQTT_ERR_CLOSED);
+    at = h.c.deadline;
+    (void)open_and_send_connect(&h, at);
+    mqtt_client_output_done(&h.c, at, 0);
+    uint8_t ack3[8] = {0x20, 2, 1, 0, 0x40, 2, (uint8_t)(id3 >> 8), (uint8_t)id3};
+    h.c.tx_len = h.c.buf.tx_size; /* tx full: the re-send has to wait */
+    feed(&h, at, ack3, sizeof ack3);
+    assert_int_equal(last_event(&h)->type, MQTT_EVENT_PUBLISH_ACKED);
+    assert_int_equal(mqtt_client_inflight_count(&h.c), 0);
+    h.c.tx_len = 0;
     /* A second PUBACK for the same id is a protocol error. */
     feed(&h, at, ack1, 4);
     assert_int_equal(h.c.state, MQTT_STATE_CLOSING);
@@ -560,6 +605,20 @@ static void test_inflight_lost_session_and_clean(void **state)
     read_publish(out, n, &pk);
     assert_false(pk.u.publish.dup);
     assert_int_equal(mqtt_client_inflight_count(&h.c), 1);
+}
+
+static void test_clean_session_cannot_be_present(void **state)
+{
+    (void)state;
+    static harness h;
+    base_config(&h);
+    h.cfg.session_mode = MQTT_SESSION_CLEAN;
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    mqtt_client_start(&h.c, 0);
+    (void)open_and_send_connect(&h, 0);
+    assert_int_equal(mqtt_client_receive(&h.c, 0, BYTES(0x20, 2, 1, 0)), MQTT_ERR_PROTOCOL);
+    assert_int_equal(last_event(&h)->type, MQTT_EVENT_CONNECT_FAILED);
+    assert_int_equal(last_event(&h)->reason, MQTT_ERR_PROTOCOL);
 }
 
 static void test_clean_first(void **state)
@@ -949,9 +1008,11 @@ int main(void)
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_keepalive_ping_and_half_open),
         cmocka_unit_test(test_keepalive_disabled_and_pending_tx),
+        cmocka_unit_test(test_keepalive_with_qos0_traffic_only),
         cmocka_unit_test(test_time_wraps),
         cmocka_unit_test(test_inflight_resend_persistent),
         cmocka_unit_test(test_inflight_lost_session_and_clean),
+        cmocka_unit_test(test_clean_session_cannot_be_present),
         cmocka_unit_test(test_clean_first),
         cmocka_unit_test(test_publish_limits),
         cmocka_unit_test(test_qos0_and_tx_room),
