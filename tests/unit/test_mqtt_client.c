@@ -357,6 +357,14 @@ static void test_backoff_bounds(void **state)
         wait = h.c.deadline - now;
         assert_true(wait >= 500 && wait <= 1000);
     }
+    /* A first retry longer than the cap is capped. */
+    base_config(&h);
+    h.cfg.backoff_first_ms = 50000;
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    mqtt_client_start(&h.c, 0);
+    connect_now(&h, 0, false);
+    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_CLOSED);
+    assert_true(h.c.deadline >= 8000 && h.c.deadline <= 16000);
     /* Huge settings do not overflow. */
     base_config(&h);
     h.cfg.backoff_base_ms = 0xC0000000u;
@@ -431,6 +439,13 @@ static void test_keepalive_disabled_and_pending_tx(void **state)
     assert_true(h.c.ping_outstanding);
     assert_int_equal(mqtt_client_next_deadline(&h.c, 12000), 15000);
     assert_int_equal(mqtt_client_next_deadline(&h.c, 16000), 16000);
+    /* A long keepalive: still wake up at least every MQTT_IDLE_WAKE_MS. */
+    base_config(&h);
+    h.cfg.keepalive_s = 600;
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    mqtt_client_start(&h.c, 0);
+    connect_now(&h, 0, false);
+    assert_int_equal(mqtt_client_next_deadline(&h.c, 0), MQTT_IDLE_WAKE_MS);
     /* Idle state: wake up rarely. */
     setup(&h);
     assert_int_equal(mqtt_client_next_deadline(&h.c, 5), 5 + MQTT_IDLE_WAKE_MS);
@@ -569,6 +584,53 @@ static void test_inflight_resend_persistent(void **state)
     feed(&h, at, ack1, 4);
     assert_int_equal(h.c.state, MQTT_STATE_CLOSING);
     assert_int_equal(h.c.stats.protocol_errors, 1);
+}
+
+/* PUBACK of the oldest of three: the rest move down, keep order and bytes. */
+static void test_inflight_remove_middle_and_ids(void **state)
+{
+    (void)state;
+    static harness h;
+    setup(&h);
+    uint8_t out[256];
+    mqtt_packet pk;
+    uint16_t ids[3];
+    const char *topics[3] = {"one", "two/x", "three"};
+    h.c.next_packet_id = 0xFFFE; /* ids wrap and skip 0 */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mqtt_client_publish(&h.c, 0, topics[i], (const uint8_t *)topics[i],
+                                             strlen(topics[i]), 1, false, &ids[i]),
+                         MQTT_OK);
+    }
+    assert_int_equal(ids[0], 0xFFFF);
+    assert_int_equal(ids[1], 1);
+    assert_int_equal(ids[2], 2);
+    /* The next id skips those still in use. */
+    h.c.next_packet_id = 0;
+    uint16_t id4 = 0;
+    assert_int_equal(mqtt_client_publish(&h.c, 0, "four", NULL, 0, 1, false, &id4), MQTT_OK);
+    assert_int_equal(id4, 3);
+    mqtt_client_start(&h.c, 0);
+    connect_now(&h, 0, true);
+    (void)drain(&h, 0, out, sizeof out);
+    uint8_t ack[4] = {0x40, 2, 0xFF, 0xFF};
+    feed(&h, 0, ack, 4);
+    ack[2] = 0;
+    ack[3] = 2;
+    feed(&h, 0, ack, 4);
+    assert_int_equal(mqtt_client_inflight_count(&h.c), 2);
+    mqtt_client_transport_down(&h.c, 1, MQTT_ERR_CLOSED);
+    uint32_t at = h.c.deadline;
+    connect_now(&h, at, true);
+    size_t n = drain(&h, at, out, sizeof out);
+    read_publish(out, 2 + 2 + 5 + 2 + 5, &pk);
+    assert_int_equal(pk.u.publish.packet_id, 1);
+    assert_memory_equal(pk.u.publish.topic, "two/x", 5);
+    assert_memory_equal(pk.u.publish.payload, "two/x", 5);
+    read_publish(out + 16, n - 16, &pk);
+    assert_int_equal(pk.u.publish.packet_id, 3);
+    assert_memory_equal(pk.u.publish.topic, "four", 4);
+    assert_int_equal(pk.u.publish.payload_len, 0);
 }
 
 static void test_inflight_lost_session_and_clean(void **state)
@@ -1011,6 +1073,7 @@ int main(void)
         cmocka_unit_test(test_keepalive_with_qos0_traffic_only),
         cmocka_unit_test(test_time_wraps),
         cmocka_unit_test(test_inflight_resend_persistent),
+        cmocka_unit_test(test_inflight_remove_middle_and_ids),
         cmocka_unit_test(test_inflight_lost_session_and_clean),
         cmocka_unit_test(test_clean_session_cannot_be_present),
         cmocka_unit_test(test_clean_first),
