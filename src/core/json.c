@@ -332,6 +332,9 @@ json_result json_parse(const char *text, size_t len, json_token *tokens, size_t 
     if (text == NULL) {
         return fail(JSON_ERR_EMPTY, 0, "no value");
     }
+    if (tokens == NULL) {
+        max_tokens = 0;
+    }
     while (pos < len && is_ws(text[pos])) {
         pos++;
     }

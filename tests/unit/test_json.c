@@ -428,6 +428,7 @@ static void test_token_limit(void **state)
     assert_int_equal(json_parse("{\"a\":1,\"b\":2}", 13, few, 3).status, JSON_ERR_TOO_MANY);
     assert_int_equal(json_parse("{\"a\":1}", 7, few, 3).status, JSON_OK);
     assert_int_equal(json_parse("1", 1, few, 0).status, JSON_ERR_TOO_MANY);
+    assert_int_equal(json_parse("1", 1, NULL, 5).status, JSON_ERR_TOO_MANY);
     assert_string_equal(json_status_text(JSON_OK), "ok");
     assert_string_equal(json_status_text(JSON_ERR_SYNTAX), "invalid JSON");
     assert_string_equal(json_status_text(JSON_ERR_TOO_DEEP), "JSON nested too deeply");
