@@ -7,18 +7,18 @@
 
 #include "board_pico.h"
 #include "config.h"
+#include "config_store.h"
 #include "firmware.h"
 #include "firmware_config.h"
 #include "pico/stdlib.h"
 
-static config cfg;
-
 int main(void)
 {
     config_errors errors;
-    bool ok = config_parse(mtc_config_json, mtc_config_json_len, &cfg, &errors);
+    bool ok = config_parse_tokens(mtc_config_json, mtc_config_json_len, &firmware_config, &errors,
+                                  firmware_boot_tokens(), FIRMWARE_CONFIG_TOKENS);
     if (ok)
-        board_pins_init(&cfg);   /* relays off before anything else */
+        board_pins_init(&firmware_config);   /* relays off before anything else */
     stdio_init_all();
     if (!ok) {
         /* Cannot happen with an image built by our CMake (the build checks
@@ -29,6 +29,6 @@ int main(void)
             sleep_ms(5000);
         }
     }
-    firmware_run(&cfg, mtc_ca_pem_len > 0 ? mtc_ca_pem : NULL, mtc_ca_pem_len);
+    firmware_run(&firmware_config, mtc_ca_pem_len > 0 ? mtc_ca_pem : NULL, mtc_ca_pem_len);
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "firmware.h"   /* FIRMWARE_CONFIG_TOKENS: the device's own bound */
 
 #define MAX_CA_SIZE (64 * 1024)
 
@@ -69,7 +70,8 @@ int main(int argc, char **argv)
 
     static config cfg;
     static config_errors errors;
-    if (!config_parse(text, len, &cfg, &errors)) {
+    static json_token tokens[FIRMWARE_CONFIG_TOKENS];
+    if (!config_parse_tokens(text, len, &cfg, &errors, tokens, FIRMWARE_CONFIG_TOKENS)) {
         fprintf(stderr, "%s: invalid configuration:\n", config_path);
         for (size_t i = 0; i < errors.count && i < CONFIG_MAX_ERRORS; i++)
             fprintf(stderr, "  %s: %s\n", errors.errors[i].path, errors.errors[i].message);

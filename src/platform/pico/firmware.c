@@ -25,9 +25,10 @@ typedef struct {
     controller ctl;
     public_ip ip;
     bool mqtt_running;
-    uint8_t rx[FIRMWARE_MQTT_RX_SIZE];
-    uint8_t tx[FIRMWARE_MQTT_TX_SIZE];
-    uint8_t inflight[FIRMWARE_MQTT_INFLIGHT_SIZE];
+    union {
+        uint8_t bytes[FIRMWARE_NET_BUFFER_SIZE];   /* rx, tx, inflight */
+        json_token boot_tokens[FIRMWARE_CONFIG_TOKENS];
+    } net;
 } firmware;
 
 static firmware fw;
@@ -35,6 +36,11 @@ static firmware fw;
 static uint32_t now_ms(void)
 {
     return to_ms_since_boot(get_absolute_time());
+}
+
+json_token *firmware_boot_tokens(void)
+{
+    return fw.net.boot_tokens;
 }
 
 /* ---- controller platform ---- */
@@ -171,10 +177,14 @@ static bool setup_mqtt(firmware *f, const uint8_t *ca_pem, size_t ca_pem_len)
         .subscriptions = { m->topic },
         .subscription_qos = 1,
     };
+    memset(f->net.bytes, 0, sizeof f->net.bytes);   /* the boot-time tokens are done */
     mqtt_buffers buffers = {
-        .rx = f->rx, .rx_size = sizeof f->rx,
-        .tx = f->tx, .tx_size = sizeof f->tx,
-        .inflight = f->inflight, .inflight_size = sizeof f->inflight,
+        .rx = f->net.bytes,
+        .rx_size = FIRMWARE_MQTT_RX_SIZE,
+        .tx = f->net.bytes + FIRMWARE_MQTT_RX_SIZE,
+        .tx_size = FIRMWARE_MQTT_TX_SIZE,
+        .inflight = f->net.bytes + FIRMWARE_MQTT_RX_SIZE + FIRMWARE_MQTT_TX_SIZE,
+        .inflight_size = FIRMWARE_MQTT_INFLIGHT_SIZE,
     };
     pico_unique_board_id_t id;
     pico_get_unique_board_id(&id);

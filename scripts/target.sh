@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make target` (also the last step of `make test`): builds and links the Pico W
+# firmware for RP2040 with Debian's packages only, and checks the footprint of
+# our own code.
+#   - arm-none-eabi-gcc + newlib from the system (scripts/deps.sh installs them);
+#   - Pico SDK 2.1.1 sources, lwIP 2.2.1 and mbedTLS 2.28.3 from Debian's archive
+#     through a private apt configuration (scripts/fetch-pico-deps.sh), cached in
+#     build-target/ so later runs need no network.
+# Debian's SDK sources have no CYW43 WiFi driver, so this image links the
+# CI-only no-radio stub (src/platform/pico/radio_none.c) in place of the one
+# CYW43 file; everything else is the real firmware. No picotool: ELF only.
+# Environment: MTC_CONFIG (default apps/firmware/config.example.json),
+# MTC_MAX_FLASH / MTC_MAX_RAM (bytes; default 48 KB / 12 KB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+top=$root/build-target
+build=$top/fw
+jobs=${JOBS:-2}
+max_flash=${MTC_MAX_FLASH:-$((48 * 1024))}
+max_ram=${MTC_MAX_RAM:-$((12 * 1024))}
+config=${MTC_CONFIG:-$root/apps/firmware/config.example.json}
+
+for tool in arm-none-eabi-gcc arm-none-eabi-size cmake python3; do
+  command -v "$tool" >/dev/null || { echo "target: $tool is missing (run scripts/deps.sh)" >&2; exit 1; }
+done
+
+echo "target: sources (Pico SDK, lwIP, mbedTLS)"
+paths=$(scripts/fetch-pico-deps.sh "$top")
+eval "$paths"
+
+if ! command -v picotool >/dev/null; then
+  echo "target: picotool not installed: building the ELF only (no UF2)"
+fi
+
+echo "target: configure ($build)"
+cmake -S apps/firmware -B "$build" \
+  -DCMAKE_BUILD_TYPE=MinSizeRel \
+  -DPICO_SDK_PATH="$PICO_SDK_PATH" \
+  -DPICO_LWIP_PATH="$PICO_LWIP_PATH" \
+  -DPICO_MBEDTLS_PATH="$PICO_MBEDTLS_PATH" \
+  -DPICO_BOARD=pico_w \
+  -DMTC_CONFIG="$config" >"$top/configure.log" 2>&1 || {
+  tail -40 "$top/configure.log" >&2
+  echo "target: cmake configure failed (full log: $top/configure.log)" >&2
+  exit 1
+}
+grep -E "mqtt_tiny|CYW43|picotool" "$top/configure.log" | sed 's/^/  /' || true
+
+echo "target: build"
+if ! cmake --build "$build" -j"$jobs" >"$top/build.log" 2>&1; then
+  grep -E "error|Error|invalid configuration|^  " "$top/build.log" | head -60 >&2
+  echo "target: firmware build failed (full log: $top/build.log)" >&2
+  exit 1
+fi
+grep -E "^config_check" "$top/build.log" || true
+
+elf=$build/mqtt_tiny.elf
+map=$build/mqtt_tiny.elf.map
+[ -f "$elf" ] && [ -f "$map" ] || { echo "target: $elf or its map is missing" >&2; exit 1; }
+echo
+echo "target: whole image (SDK, lwIP, mbedTLS and ours)"
+arm-none-eabi-size "$elf"
+[ -f "$build/mqtt_tiny.uf2" ] && echo "target: UF2: $build/mqtt_tiny.uf2"
+echo
+echo "target: our code in the linked image (from the map file, after garbage collection)"
+python3 apps/firmware/tools/footprint.py "$map" --root "$root" \
+  --max-flash "$max_flash" --max-ram "$max_ram"
