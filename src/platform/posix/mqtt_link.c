@@ -240,7 +240,13 @@ static void open_transport(mqtt_link *l, uint32_t now)
         return;
     }
     l->phase = MQTT_LINK_RESOLVING;
-    /* A lookup left running by an earlier attempt is for the same name. */
+    /* A lookup still running for an abandoned attempt is for the same name:
+     * wait for it. One that finished while nobody waited may be old: redo it. */
+    if (mtc_resolver_poll(&l->resolver) == MTC_DNS_DONE) {
+        mtc_addr_list stale;
+        char ignored[MTC_NET_ERROR_SIZE];
+        (void)mtc_resolver_take(&l->resolver, &stale, ignored, sizeof ignored);
+    }
     if (l->resolver.state == MTC_DNS_IDLE) {
         char err[MTC_NET_ERROR_SIZE];
         if (!mtc_resolver_start(&l->resolver, l->host, l->port, err, sizeof err)) {

@@ -157,7 +157,11 @@ static void describe_verify_flags(uint32_t flags, char *out, size_t size)
     for (size_t i = 0; i < len; i++)
         if (info[i] == '\n')
             info[i] = ';';
-    snprintf(out, size, "certificate verify failed: %s", info);
+    if (size == 0)
+        return;
+    out[0] = '\0';
+    append(out, size, "certificate verify failed: ");
+    append(out, size, info);
 }
 
 static int max_frag_code(uint16_t len, bool *ok)
