@@ -2,6 +2,7 @@
 time: a good chain connects, the wrong CA or the wrong name never does, and
 reconnecting over TLS does not grow the TLS heap."""
 
+import subprocess
 import uuid
 
 FAST = dict(backoff_first_ms=50, backoff_base_ms=100, backoff_max_ms=300, connect_timeout_ms=3000)
@@ -45,13 +46,26 @@ def _never_connects(probe, reason="MQTT_ERR_TLS", attempts=2):
 
 def test_tls_wrong_ca_is_refused(tls_broker, other_ca, start_probe):
     probe = start_probe(tls_broker, ca=other_ca.ca_cert, **FAST)
-    _never_connects(probe)
+    failures = _never_connects(probe)
+    assert "certificate" in failures[0]["detail"].lower(), failures[0]
 
 
 def test_tls_wrong_hostname_is_refused(tls_broker, tls_ca, start_probe):
     probe = start_probe(tls_broker, ca=tls_ca.ca_cert, tls_hostname="not-the-broker.example",
                         **FAST)
-    _never_connects(probe)
+    failures = _never_connects(probe)
+    assert "certificate" in failures[0]["detail"].lower(), failures[0]
+
+
+def test_tls_unreadable_ca_file_is_a_bad_argument(tls_broker, tmp_path, probe_bin):
+    missing = tmp_path / "no-such-ca.pem"
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    for ca in (missing, garbage):
+        r = subprocess.run([probe_bin, "--broker", tls_broker.url, "--ca", str(ca)],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+        assert r.returncode == 2 and str(ca).encode() in r.stderr, (ca, r)
+        assert b"Sanitizer" not in r.stderr and b"runtime error" not in r.stderr
 
 
 def test_tls_client_against_plain_listener_fails_cleanly(broker, tls_ca, start_probe):
