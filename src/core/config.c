@@ -398,13 +398,17 @@ static const char *list_name(uint8_t id)
 /* ------------------------------------------------------------- walking */
 
 #define PATH_SIZE sizeof(((config_error *)0)->path)
-#define MESSAGE_SIZE sizeof(((config_error *)0)->message)
 #define SCRATCH_SIZE CONFIG_URL_SIZE    /* the largest string field */
+
+_Static_assert(CONFIG_PATH_SIZE <= SCRATCH_SIZE && CONFIG_TOPIC_SIZE <= SCRATCH_SIZE &&
+                   CONFIG_NAME_SIZE <= SCRATCH_SIZE && CONFIG_OTP_SECRET_SIZE <= SCRATCH_SIZE,
+               "every string value must fit the walker's scratch buffer");
+_Static_assert(CONFIG_MAX_RELAYS <= 32 && CONFIG_MAX_MOMENTARY <= 32 && CONFIG_MAX_CONTACTS <= 32,
+               "pin owners are stored as list << 5 | index");
 
 typedef struct {
     const char *text;
     const json_token *tok;
-    size_t count;
     config_errors *errors;
     size_t error_count;
     bool commit;                        /* second walk: store values */
@@ -1051,7 +1055,6 @@ bool config_parse_tokens(const char *text, size_t len, config *out, config_error
     }
     w.text = text;
     w.tok = tokens;
-    w.count = r.count;
     w.commit = false;
     walk(&w, out);
     if (w.error_count > 0) {
