@@ -16,7 +16,7 @@
 typedef enum { CMD_NONE = 0, CMD_STATS, CMD_GETIP, CMD_REFRESH, CMD_RESET } command;
 
 typedef struct {
-    controller_pin *pin;
+    uint8_t index; /* into c->pins */
     bool on;
 } pin_request;
 
@@ -186,7 +186,7 @@ static bool parse_request(controller *c, uint32_t now_ms, const char *text, size
             refuse3(c, now_ms, "", key, " needs the value 0 or 1");
             return false;
         }
-        r->pins[r->count].pin = p;
+        r->pins[r->count].index = (uint8_t)(p - c->pins);
         r->pins[r->count].on = on;
         r->count++;
     }
@@ -383,7 +383,7 @@ static bool pins_allowed(controller *c, uint32_t now_ms, const request *r, bool 
     ctl_pin_mask need = 0;
     char name[8];
     for (size_t k = 0; k < r->count; k++) {
-        controller_pin *p = r->pins[k].pin;
+        controller_pin *p = &c->pins[r->pins[k].index];
         bool press = p->kind == CONTROLLER_PIN_MOMENTARY && r->pins[k].on;
         pin_name(p->pin, name);
         if (press && (dup || backlog) && press_seen(c, hash, now_ms)) {
@@ -469,7 +469,7 @@ static void handle(controller *c, uint32_t now_ms, const char *payload, size_t l
     uint32_t hash = ctl_payload_hash(payload, len);
     if (!pins_allowed(c, now_ms, &r, dup, backlog, hash)) return;
     for (size_t k = 0; k < r.count; k++) {
-        controller_pin *p = r.pins[k].pin;
+        controller_pin *p = &c->pins[r.pins[k].index];
         if (p->kind == CONTROLLER_PIN_MOMENTARY) {
             apply_press(c, p, r.pins[k].on, now_ms, hash);
         } else {

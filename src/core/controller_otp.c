@@ -75,7 +75,7 @@ static void mark_used(controller *c, const char *secret, uint32_t step)
 /* Checks code for one pin without committing: *step_out and *which receive
  * the accepted step and secret index. */
 static totp_result check_pin(controller *c, const controller_pin *p, int64_t unix_s, uint32_t code,
-                             uint32_t *step_out, size_t *which)
+                             uint32_t *step_out, uint8_t *which)
 {
     totp_hmac h = {c->platform.hmac_sha1, c->ctx};
     totp_result best = TOTP_WRONG;
@@ -89,7 +89,7 @@ static totp_result check_pin(controller *c, const controller_pin *p, int64_t uni
         memset(key, 0, sizeof key);
         if (r == TOTP_ACCEPTED) {
             *step_out = last;
-            *which = k;
+            *which = (uint8_t)k;
             return r;
         }
         if (r == TOTP_REPLAYED || (r == TOTP_FAILED && best == TOTP_WRONG)) best = r;
@@ -101,7 +101,7 @@ ctl_otp_result ctl_otp_check(controller *c, uint32_t now_ms, ctl_pin_mask need, 
                              bool have_code, uint32_t code, ctl_pin_mask *accepted)
 {
     uint32_t steps[CONTROLLER_MAX_PINS];
-    size_t which[CONTROLLER_MAX_PINS];
+    uint8_t which[CONTROLLER_MAX_PINS];
     ctl_pin_mask ok = 0;
     bool replayed = false;
     bool failed = false;
