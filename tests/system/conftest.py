@@ -147,6 +147,7 @@ def make_proxy():
     def make(target, mode="pass"):
         port = target if isinstance(target, int) else target.port
         return made.add(FaultProxy(port, mode=mode))
+    make.failure_log = made.failure_log
     yield make
     for p in made.items:
         p.close()

@@ -95,6 +95,12 @@ class FaultProxy:
         self._listener.close()
         self.cut()
 
+    def failure_log(self):
+        return [(f"fault proxy :{self.port} -> {self.target[1]}",
+                 f"mode {self.mode} (delay {self.delay_ms} ms), {self.accepted} connections "
+                 f"accepted, {self.open_connections()} open, {self.bytes_up} bytes up, "
+                 f"{self.bytes_down} bytes down")]
+
     def __enter__(self):
         return self
 
