@@ -343,9 +343,16 @@ static void accept_clients(board_sim *b, uint32_t now)
             }
         }
         if (!c || !set_nonblocking(fd)) {
-            static const char full[] = "{\"ev\":\"error\",\"message\":\"too many board clients\"}\n";
-            ssize_t ignored = send(fd, full, sizeof full - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)ignored;
+            event e;
+            event_begin(&e, b, now, "error");
+            json_write_key(&e.w, "message");
+            json_write_string(&e.w, "too many board clients");
+            int len = event_end(&e, b, false);
+            if (len > 0 && (size_t)len < sizeof e.buf) {
+                e.buf[len] = '\n';
+                ssize_t ignored = send(fd, e.buf, (size_t)len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                (void)ignored;
+            }
             close(fd);
             continue;
         }
