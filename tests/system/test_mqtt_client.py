@@ -428,6 +428,13 @@ def test_connection_refused_port_is_retried(start_probe):
     ["--broker", "mqtt://127.0.0.1:1883", "--no-such-option"],
     ["--broker", "ftp://127.0.0.1:21"],
     ["--broker", "mqtt://127.0.0.1:99999"],
+    ["--broker", "mqtt://127.0.0.1:1883", "--keepalive", "70000"],
+    ["--broker", "mqtt://127.0.0.1:1883", "--rx-buffer", "10"],
+    ["--broker", "mqtt://127.0.0.1:1883", "--id", "x" * 65],
+    ["--broker", "mqtt://127.0.0.1:1883", "--sub", "a/#/b"],
+    ["--broker", "mqtt://127.0.0.1:1883"] + ["--sub", "a"] * 5,
+    ["--broker", "mqtt://127.0.0.1:1883", "--will-topic", "a/#", "--will-payload", "x"],
+    ["--broker", "mqtt://127.0.0.1:1883", "--will-topic", "a"],
 ])
 def test_bad_arguments_exit_2(probe_bin, args):
     r = subprocess.run([probe_bin] + args, stdin=subprocess.DEVNULL, capture_output=True,
