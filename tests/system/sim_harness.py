@@ -73,6 +73,11 @@ def gp(pin):
 
 # --------------------------------------------------------------------------- records
 
+def _short(item, limit=300):
+    text = repr(item)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+
+
 class EventLog:
     """Thread-safe append-only list of (t_monotonic, item) with waiting."""
 
@@ -101,7 +106,7 @@ class EventLog:
         """First item at index >= start matching pred; fails the test on timeout."""
         found = self.wait_timed(pred, timeout, start)
         if found is None:
-            tail = [it for _, it in self._items[max(start, len(self._items) - 15):]]
+            tail = [_short(it) for _, it in self._items[max(start, len(self._items) - 15):]]
             raise AssertionError(f"no {what} within {timeout * SLOW:.1f}s; last items: {tail}")
         return found[1]
 
@@ -500,7 +505,7 @@ class Phone:
     def _on_message(self, client, userdata, msg):
         try:
             body = json.loads(msg.payload.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             body = None
         self.messages.append({"payload": msg.payload, "json": body, "retain": msg.retain,
                               "qos": msg.qos, "dup": msg.dup})
@@ -538,8 +543,10 @@ class Phone:
         return self.wait_device(is_error, timeout, start, what="error publication")
 
     def close(self):
-        self.client.loop_stop()
+        # disconnect first: the network thread then ends at once instead of
+        # finishing its one-second select
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def is_error(j):
@@ -618,6 +625,20 @@ class Rig:
             left = max(times) + self.backlog_window_s() + 0.05 - time.monotonic()
             if left > 0:
                 time.sleep(left)
+
+    def reconnect_once(self):
+        """One WiFi blip (down, up, connected, backlog window over). The sim
+        connects with a clean session after boot and persistently afterwards,
+        so from here on the broker keeps its session through outages. Tests
+        of one thing (stale presses, redelivery, the outage cases) use it so
+        that they do not depend on what happens in the first outage after
+        boot, which has tests of its own."""
+        mark = self.board.events.mark()
+        self.sim.wifi(False)
+        self.board.wait_mqtt("disconnected", 3, mark)
+        self.sim.wifi(True)
+        self.board.wait_mqtt("connected", 5, mark)
+        self.settle()
 
     def new_phone(self, **kw):
         p = Phone(self.broker.port, self.topic, **kw)

@@ -13,7 +13,7 @@ from sim_harness import (ALL_PINS, CONTACTS, LOOSE_GUARDS, MOMENTARY, RELAYS, co
 
 
 @pytest.fixture
-def rig(rig_factory, broker):
+def rig(broker, rig_factory):
     return rig_factory(broker)
 
 
@@ -48,7 +48,7 @@ def test_action_a_and_b_relay_on_then_off(rig):
     assert not any(is_full_state(j) for j in rig.phone.device_msgs(mark_p))
 
 
-def test_action_c_momentary_pulses_and_publishes_both_states(rig_factory, broker):
+def test_action_c_momentary_pulses_and_publishes_both_states(broker, rig_factory):
     rig = rig_factory(broker)  # default pulse: 2 s, as in the original
     rig.phone.wait_device(is_full_state, 5)
     mark_b, mark_p = rig.board.events.mark(), rig.phone.mark()
@@ -125,7 +125,7 @@ def ip_server():
     server.server_close()
 
 
-def test_action_i_getip_from_configured_provider(rig_factory, broker, ip_server):
+def test_action_i_getip_from_configured_provider(broker, rig_factory, ip_server):
     rig = rig_factory(broker, config=controller_config(guards=LOOSE_GUARDS, public_ip_url=ip_server))
     rig.phone.wait_device(is_full_state, 5)
     mark_p = rig.phone.mark()
@@ -134,7 +134,7 @@ def test_action_i_getip_from_configured_provider(rig_factory, broker, ip_server)
     assert reply["IP"] == "203.0.113.7"
 
 
-def test_getip_provider_down_gives_clear_error(rig_factory, broker):
+def test_getip_provider_down_gives_clear_error(broker, rig_factory):
     # a port nobody listens on
     import socket
     with socket.socket() as s:
