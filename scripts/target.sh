@@ -9,7 +9,7 @@
 # Debian's SDK sources have no CYW43 WiFi driver, so this image links the
 # CI-only no-radio stub (src/platform/pico/radio_none.c) in place of the one
 # CYW43 file; everything else is the real firmware. No picotool: ELF only.
-# Environment: MTC_CONFIG (default apps/firmware/config.example.json),
+# Environment: MTC_CONFIG (default examples/config.example.json), MTC_CA,
 # MTC_MAX_FLASH / MTC_MAX_RAM (bytes; default 48 KB / 12 KB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,19 @@ build=$top/fw
 jobs=${JOBS:-2}
 max_flash=${MTC_MAX_FLASH:-$((48 * 1024))}
 max_ram=${MTC_MAX_RAM:-$((12 * 1024))}
-config=${MTC_CONFIG:-$root/apps/firmware/config.example.json}
+config=${MTC_CONFIG:-$root/examples/config.example.json}
+# The example talks to HiveMQ Cloud (mqtts), whose chain ends at ISRG Root X1;
+# without Debian's ca-certificates, a throwaway CA stands in (the image only
+# has to link).
+ca=${MTC_CA:-/etc/ssl/certs/ISRG_Root_X1.pem}
+if [ ! -f "$ca" ]; then
+  ca=$top/ci-ca.pem
+  if [ ! -f "$ca" ]; then
+    mkdir -p "$top"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=mqtt-tiny CI CA" -keyout "$top/ci-ca.key" -out "$ca" 2>/dev/null
+  fi
+fi
 
 for tool in arm-none-eabi-gcc arm-none-eabi-size cmake python3; do
   command -v "$tool" >/dev/null || { echo "target: $tool is missing (run scripts/deps.sh)" >&2; exit 1; }
@@ -40,7 +52,8 @@ cmake -S apps/firmware -B "$build" \
   -DPICO_LWIP_PATH="$PICO_LWIP_PATH" \
   -DPICO_MBEDTLS_PATH="$PICO_MBEDTLS_PATH" \
   -DPICO_BOARD=pico_w \
-  -DMTC_CONFIG="$config" >"$top/configure.log" 2>&1 || {
+  -DMTC_CONFIG="$config" \
+  -DMTC_CA="$ca" >"$top/configure.log" 2>&1 || {
   tail -40 "$top/configure.log" >&2
   echo "target: cmake configure failed (full log: $top/configure.log)" >&2
   exit 1

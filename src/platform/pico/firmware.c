@@ -173,7 +173,9 @@ static bool setup_mqtt(firmware *f, const uint8_t *ca_pem, size_t ca_pem_len)
         .username = m->username[0] != '\0' ? m->username : NULL,
         .password = m->username[0] != '\0' && m->password[0] != '\0' ? m->password : NULL,
         .keepalive_s = m->keepalive_s,
-        .session_mode = MQTT_SESSION_CLEAN_FIRST,
+        .session_mode = m->session == CONFIG_SESSION_PERSISTENT ? MQTT_SESSION_PERSISTENT
+                        : m->session == CONFIG_SESSION_CLEAN     ? MQTT_SESSION_CLEAN
+                                                                 : MQTT_SESSION_CLEAN_FIRST,
         .subscriptions = { m->topic },
         .subscription_qos = 1,
     };

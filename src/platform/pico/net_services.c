@@ -45,46 +45,10 @@ bool clock_unix_time(int64_t *secs)
 
 /* ---- public IP ---- */
 
-static bool parse_http_url(const char *url, public_ip *p)
-{
-    const char *prefix = "http://";
-    if (strncmp(url, prefix, strlen(prefix)) != 0)
-        return false;
-    const char *host = url + strlen(prefix);
-    size_t host_len = strcspn(host, ":/");
-    if (host_len == 0 || host_len >= sizeof p->host)
-        return false;
-    memcpy(p->host, host, host_len);
-    p->host[host_len] = '\0';
-    const char *rest = host + host_len;
-    p->port = 80;
-    if (*rest == ':') {
-        unsigned long port = 0;
-        rest++;
-        if (!isdigit((unsigned char)*rest))
-            return false;
-        while (isdigit((unsigned char)*rest)) {
-            port = port * 10 + (unsigned long)(*rest - '0');
-            if (port > 65535)
-                return false;
-            rest++;
-        }
-        if (port == 0)
-            return false;
-        p->port = (uint16_t)port;
-    }
-    if (*rest == '\0')
-        rest = "/";
-    if (*rest != '/' || strlen(rest) >= sizeof p->path)
-        return false;
-    strcpy(p->path, rest);
-    return true;
-}
-
 bool public_ip_init(public_ip *p, const char *url, public_ip_fn on_answer, void *ctx)
 {
     *p = (public_ip){ .on_answer = on_answer, .ctx = ctx };
-    return parse_http_url(url, p);
+    return config_parse_http_url(url, &p->url);
 }
 
 static void deliver(public_ip *p, uint32_t now, const char *ip)
@@ -152,9 +116,8 @@ bool public_ip_request(public_ip *p, uint32_t now)
     p->body_len = 0;
     p->answered = false;
     p->started_ms = now;
-    p->request_id++;
     httpc_state_t *conn = NULL;
-    err_t err = httpc_get_file_dns(p->host, p->port, p->path, &settings, on_body, p, &conn);
+    err_t err = httpc_get_file_dns(p->url.host, p->url.port, p->url.path, &settings, on_body, p, &conn);
     if (err != ERR_OK)
         return false;
     p->busy = true;

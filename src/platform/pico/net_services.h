@@ -22,13 +22,10 @@ bool clock_unix_time(int64_t *secs);
 typedef void (*public_ip_fn)(void *ctx, uint32_t now, const char *ip_or_null);
 
 typedef struct {
-    char host[CONFIG_URL_SIZE];
-    char path[CONFIG_URL_SIZE];
-    uint16_t port;
+    config_http_url url;
     bool busy;                  /* a request is out (lwIP's HTTP client owns it) */
     bool answered;              /* the current request's answer was delivered */
     uint32_t started_ms;
-    uint32_t request_id;
     char body[PUBLIC_IP_MAX_BODY];
     uint32_t body_len;
     public_ip_fn on_answer;
