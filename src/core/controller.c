@@ -25,7 +25,8 @@ void ctl_log(controller *c, controller_log_level level, const char *text)
 void ctl_error(controller *c, uint32_t now_ms, const char *text)
 {
     (void)now_ms;
-    if (c->error_pending) {
+    bool folded = c->error_pending;
+    if (folded) {
         c->error_folded++;
         c->counters.errors_suppressed++;
     }
@@ -34,7 +35,7 @@ void ctl_error(controller *c, uint32_t now_ms, const char *text)
     memcpy(c->error_text, text, n);
     c->error_text[n] = '\0';
     c->error_pending = true;
-    ctl_log(c, CONTROLLER_LOG_WARN, c->error_text);
+    if (!folded) ctl_log(c, CONTROLLER_LOG_WARN, c->error_text); /* a flood logs like it publishes */
 }
 
 controller_pin *ctl_find_pin(controller *c, uint8_t gpio)
@@ -55,7 +56,11 @@ void ctl_drive(controller *c, controller_pin *p, bool on)
 
 bool ctl_in_backlog(const controller *c, uint32_t now_ms)
 {
-    return c->connected && c->in_backlog && now_ms - c->connected_ms < ctl_backlog_window_ms(c);
+    if (ctl_backlog_window_ms(c) == 0) return false;
+    /* A message before the session is up (between CONNACK and SUBACK, where a
+     * broker delivers a persistent session's queue) is backlog too. */
+    if (!c->connected) return true;
+    return c->in_backlog && now_ms - c->connected_ms < ctl_backlog_window_ms(c);
 }
 
 void ctl_reset_guards(controller *c, uint32_t now_ms)

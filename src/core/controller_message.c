@@ -306,7 +306,7 @@ void ctl_apply_deferred(controller *c, controller_pin *p, uint32_t now_ms)
     apply_plain(c, p, p->deferred_on, now_ms, false);
 }
 
-static void apply_press(controller *c, controller_pin *p, bool on, uint32_t now_ms, uint32_t hash)
+static void apply_press(controller *c, controller_pin *p, bool on, uint32_t now_ms)
 {
     if (!on || p->pulsing) {
         p->dirty = true; /* 0 is the resting state; a press during a pulse is ignored */
@@ -322,7 +322,6 @@ static void apply_press(controller *c, controller_pin *p, bool on, uint32_t now_
     p->cooldown_reported = false;
     p->pulsing = true;
     p->pulse_end_ms = now_ms + pulse;
-    remember_press(c, hash, now_ms);
     ctl_drive(c, p, true);
 }
 
@@ -358,22 +357,49 @@ static void run_command(controller *c, uint32_t now_ms, const request *r)
     }
 }
 
-static void standalone_code(controller *c, uint32_t now_ms, const request *r)
+static bool standalone_code(controller *c, uint32_t now_ms, const request *r)
 {
     ctl_pin_mask need = ctl_otp_pins(c);
     ctl_pin_mask accepted = 0;
     if (need == 0) {
         refuse(c, now_ms, "no relay on this device needs a one-time code");
-        return;
+        return false;
     }
     if (!otp_passed(c, now_ms, ctl_otp_check(c, now_ms, need, false, true, r->code, &accepted),
                     "")) {
-        return;
+        return false;
     }
     c->mfa_granted = true;
     c->mfa_grant_ms = now_ms;
     c->mfa_grant_pins = accepted;
     c->mfa_report_pending = true;
+    return true;
+}
+
+/* Messages whose second delivery would do harm: presses, and anything with a
+ * one-time code (a redelivered code would count as a replay attempt). */
+static bool worth_remembering(const controller *c, const request *r)
+{
+    if (r->have_code) return true;
+    for (size_t k = 0; k < r->count; k++) {
+        if (c->pins[r->pins[k].index].kind == CONTROLLER_PIN_MOMENTARY && r->pins[k].on) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A redelivery (DUP flag, or the backlog right after a reconnect) of a
+ * message already carried out: dropped and reported. */
+static bool remembered(controller *c, const request *r, bool dup, bool backlog, uint32_t hash,
+                       uint32_t now_ms)
+{
+    if (!worth_remembering(c, r) || !(dup || backlog) || !press_seen(c, hash, now_ms)) {
+        return false;
+    }
+    c->counters.duplicates++;
+    ctl_error(c, now_ms, "ignored: a redelivery of a request already carried out");
+    return true;
 }
 
 /* Duplicate, backlog and one-time-code checks for the pin requests. */
@@ -382,15 +408,11 @@ static bool pins_allowed(controller *c, uint32_t now_ms, const request *r, bool 
 {
     ctl_pin_mask need = 0;
     char name[8];
+    if (remembered(c, r, dup, backlog, hash, now_ms)) return false;
     for (size_t k = 0; k < r->count; k++) {
         controller_pin *p = &c->pins[r->pins[k].index];
         bool press = p->kind == CONTROLLER_PIN_MOMENTARY && r->pins[k].on;
         pin_name(p->pin, name);
-        if (press && (dup || backlog) && press_seen(c, hash, now_ms)) {
-            c->counters.duplicates++;
-            ctl_error(c, now_ms, "press ignored: a redelivery of a press already carried out");
-            return false;
-        }
         if (press && backlog && !ctl_allow_backlog(c, p)) {
             c->counters.stale_refused++;
             report3(c, now_ms, "", name,
@@ -462,16 +484,19 @@ static void handle(controller *c, uint32_t now_ms, const char *payload, size_t l
         return;
     }
     if (r.count == 0) {
-        standalone_code(c, now_ms, &r);
+        uint32_t hash = ctl_payload_hash(payload, len);
+        if (remembered(c, &r, dup, ctl_in_backlog(c, now_ms), hash, now_ms)) return;
+        if (standalone_code(c, now_ms, &r)) remember_press(c, hash, now_ms);
         return;
     }
     bool backlog = ctl_in_backlog(c, now_ms);
     uint32_t hash = ctl_payload_hash(payload, len);
     if (!pins_allowed(c, now_ms, &r, dup, backlog, hash)) return;
+    if (worth_remembering(c, &r)) remember_press(c, hash, now_ms);
     for (size_t k = 0; k < r.count; k++) {
         controller_pin *p = &c->pins[r.pins[k].index];
         if (p->kind == CONTROLLER_PIN_MOMENTARY) {
-            apply_press(c, p, r.pins[k].on, now_ms, hash);
+            apply_press(c, p, r.pins[k].on, now_ms);
         } else {
             apply_plain(c, p, r.pins[k].on, now_ms, backlog);
         }

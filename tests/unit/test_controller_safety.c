@@ -72,13 +72,28 @@ static void test_redelivered_press_pulses_once(void **state)
     msg_dup(15100, "{\"GP18\":1}", true);
     assert_int_equal(pulses_of(18), 1);
     assert_int_equal(C.counters.duplicates, 1);
-    expect_last("press ignored: a redelivery");
+    expect_last("ignored: a redelivery of a request already carried out");
     /* Same bytes without DUP, still inside the backlog window: also a redelivery. */
     msg(15200, "{\"GP18\":1}");
     assert_int_equal(pulses_of(18), 1);
     /* A new press later is a press. */
     msg(30000, "{\"GP18\":1}");
     assert_int_equal(pulses_of(18), 2);
+}
+
+static void test_backlog_before_session_up(void **state)
+{
+    (void)state;
+    /* A persistent session's queue can arrive between CONNACK and SUBACK,
+     * before the platform reports the session up: that is backlog too. */
+    connect_at(1000);
+    controller_on_connection(&C, 5000, false);
+    msg(9000, "{\"GP18\":1}");
+    msg(9000, "{\"GP16\":1}");
+    assert_int_equal(pulses_of(18), 0);
+    assert_true(on(16));
+    connect_at(9100);
+    expect_last("GP18 press refused");
 }
 
 static void test_dup_flag_first_delivery_is_applied(void **state)
@@ -129,6 +144,35 @@ static void test_otp_required_and_accepted_once(void **state)
     /* Unprotected relays need no code. */
     msg(26000, "{\"GP17\":1}");
     assert_true(on(17));
+}
+
+static void test_otp_redelivery_is_not_a_failure(void **state)
+{
+    (void)state;
+    with_secrets();
+    F.now = 10000;
+    char payload[64];
+    snprintf(payload, sizeof payload, "{\"MFA\":%u,\"GP16\":1}", code_for(SECRET_B, 0));
+    msg(10000, payload);
+    assert_true(on(16));
+    controller_on_connection(&C, 11000, false);
+    connect_at(12000);
+    msg_dup(12100, payload, true); /* the broker did not get our PUBACK */
+    expect_last("ignored: a redelivery");
+    assert_int_equal(C.counters.otp_failures, 0);
+    assert_int_equal(C.counters.duplicates, 1);
+    /* The same for a standalone code. */
+    F.now = 40000;
+    snprintf(payload, sizeof payload, "{\"MFA\":%u}", code_for(SECRET_A, 0));
+    msg(40000, payload);
+    expect_last("\"MFA\":\"accepted\"");
+    msg_dup(40500, payload, true);
+    assert_int_equal(C.counters.otp_failures, 0);
+    assert_int_equal(C.counters.duplicates, 2);
+    /* Without DUP, outside the backlog: a replay attempt, refused and counted. */
+    msg(45000, payload);
+    expect_last("one-time code already used");
+    assert_int_equal(C.counters.otp_failures, 1);
 }
 
 static void test_otp_code_as_string_and_skew(void **state)
@@ -212,7 +256,9 @@ int main(void)
         cmocka_unit_test_setup(test_backlog_press_allowed_by_config, setup_example),
         cmocka_unit_test_setup(test_backlog_plain_relay_last_value_wins, setup_example),
         cmocka_unit_test_setup(test_redelivered_press_pulses_once, setup_example),
+        cmocka_unit_test_setup(test_backlog_before_session_up, setup_example),
         cmocka_unit_test_setup(test_dup_flag_first_delivery_is_applied, setup_example),
+        cmocka_unit_test_setup(test_otp_redelivery_is_not_a_failure, setup_example),
         cmocka_unit_test_setup(test_otp_required_and_accepted_once, setup_example),
         cmocka_unit_test_setup(test_otp_code_as_string_and_skew, setup_example),
         cmocka_unit_test_setup(test_otp_standalone_grant, setup_example),
