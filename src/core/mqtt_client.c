@@ -194,6 +194,7 @@ mqtt_status mqtt_client_init(mqtt_client *c, const mqtt_client_config *cfg,
     if (cfg->client_id == NULL || cfg->client_id[0] == '\0' ||
         cfg->session_mode > MQTT_SESSION_CLEAN_FIRST || cfg->subscription_qos > 1u ||
         buffers->rx == NULL || buffers->rx_size < MQTT_MIN_RX_SIZE || buffers->tx == NULL ||
+        buffers->tx_size <= MQTT_TX_RESERVE ||
         (buffers->inflight == NULL && buffers->inflight_size != 0)) {
         return MQTT_ERR_BAD_ARGUMENT;
     }
@@ -642,37 +643,31 @@ mqtt_status mqtt_client_publish(mqtt_client *c, uint32_t now, const char *topic,
     p.retain = retain;
     p.qos = qos;
     size_t n = 0;
+    /* Never fits (an empty tx less the reserve; the whole in-flight buffer). */
+    size_t need = mqtt_publish_packet_size(p.topic_len, payload_len, qos);
+    if (need > c->buf.tx_size - MQTT_TX_RESERVE ||
+        (qos == 1u && need > c->buf.inflight_size)) {
+        return MQTT_ERR_BUFFER_TOO_SMALL;
+    }
     if (qos == 0) {
         if (c->state != MQTT_STATE_CONNECTED) {
             return MQTT_ERR_NOT_CONNECTED;
         }
-        size_t room = c->buf.tx_size - c->tx_len;
-        room = room > MQTT_TX_RESERVE ? room - MQTT_TX_RESERVE : 0;
+        size_t room = c->buf.tx_size - MQTT_TX_RESERVE; /* > 0: checked by init */
+        room = room > c->tx_len ? room - c->tx_len : 0; /* control packets may use the reserve */
         mqtt_status st = mqtt_encode_publish(c->buf.tx + c->tx_len, room, &p, &n);
-        if (st == MQTT_ERR_BUFFER_TOO_SMALL && c->tx_len != 0) {
-            return MQTT_ERR_BUSY;
-        }
         if (st == MQTT_OK) {
             c->tx_len += n;
         }
-        return st;
+        return st == MQTT_ERR_BUFFER_TOO_SMALL ? MQTT_ERR_BUSY : st;
     }
     size_t count = inflight_count(c);
     size_t end = inflight_end(c, count);
-    if (count == MQTT_MAX_INFLIGHT) {
+    if (count == MQTT_MAX_INFLIGHT || need > c->buf.inflight_size - end) {
         return MQTT_ERR_INFLIGHT_FULL;
-    }
-    if (c->buf.inflight == NULL) {
-        return MQTT_ERR_BUFFER_TOO_SMALL;
     }
     p.packet_id = new_packet_id(c);
     mqtt_status st = mqtt_encode_publish(c->buf.inflight + end, c->buf.inflight_size - end, &p, &n);
-    if (st == MQTT_ERR_BUFFER_TOO_SMALL && count != 0) {
-        return MQTT_ERR_INFLIGHT_FULL;
-    }
-    if (st == MQTT_OK && n + MQTT_TX_RESERVE > c->buf.tx_size) {
-        st = MQTT_ERR_BUFFER_TOO_SMALL; /* could never be sent */
-    }
     if (st != MQTT_OK) {
         return st;
     }

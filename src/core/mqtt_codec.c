@@ -226,6 +226,15 @@ mqtt_status mqtt_encode_publish(uint8_t *buf, size_t size, const mqtt_publish *p
     return MQTT_OK;
 }
 
+size_t mqtt_publish_packet_size(size_t topic_len, size_t payload_len, uint8_t qos)
+{
+    if (topic_len > MQTT_STRING_MAX || payload_len > MQTT_MAX_REMAINING_LEN) {
+        return SIZE_MAX;
+    }
+    size_t remaining = 2u + topic_len + (qos > 0u ? 2u : 0u) + payload_len;
+    return remaining > MQTT_MAX_REMAINING_LEN ? SIZE_MAX : 1u + varint_size(remaining) + remaining;
+}
+
 mqtt_status mqtt_encode_puback(uint8_t *buf, size_t size, uint16_t packet_id, size_t *out_len)
 {
     if (packet_id == 0) {

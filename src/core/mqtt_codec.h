@@ -95,6 +95,8 @@ typedef struct {
 /* Encoders write one whole packet into buf and set *out_len. */
 mqtt_status mqtt_encode_connect(uint8_t *buf, size_t size, const mqtt_connect_options *o, size_t *out_len);
 mqtt_status mqtt_encode_publish(uint8_t *buf, size_t size, const mqtt_publish *p, size_t *out_len);
+/* Whole size of a PUBLISH packet; SIZE_MAX beyond the protocol's limits. */
+size_t mqtt_publish_packet_size(size_t topic_len, size_t payload_len, uint8_t qos);
 mqtt_status mqtt_encode_puback(uint8_t *buf, size_t size, uint16_t packet_id, size_t *out_len);
 mqtt_status mqtt_encode_subscribe(uint8_t *buf, size_t size, uint16_t packet_id,
                                   const char *filter, uint8_t qos, size_t *out_len);

@@ -155,8 +155,12 @@ static void test_init_checks(void **state)
     b.tx = NULL;
     b.inflight = h.inflight;
     assert_int_equal(mqtt_client_init(&h.c, &h.cfg, &b, on_event, &h, 1), MQTT_ERR_BAD_ARGUMENT);
-    /* CONNECT does not fit tx; a bad filter; a password without user. */
-    assert_int_equal(init_with(&h, 64, 10, 256), MQTT_ERR_BUFFER_TOO_SMALL);
+    /* tx not above the reserve; CONNECT does not fit tx; a bad filter; a password
+     * without user. */
+    assert_int_equal(init_with(&h, 64, MQTT_TX_RESERVE, 256), MQTT_ERR_BAD_ARGUMENT);
+    h.cfg.client_id = "a-longer-client-id";
+    assert_int_equal(init_with(&h, 64, MQTT_TX_RESERVE + 1, 256), MQTT_ERR_BUFFER_TOO_SMALL);
+    h.cfg.client_id = "dev";
     h.cfg.subscriptions[0] = "a/#/b";
     assert_int_equal(init_with(&h, 64, 256, 256), MQTT_ERR_BAD_ARGUMENT);
     base_config(&h);
@@ -818,6 +822,10 @@ static void test_incoming_messages(void **state)
     assert_int_equal(last_event(&h)->u.message.qos, 1);
     assert_int_equal(drain(&h, 2, out, sizeof out), 4);
     assert_memory_equal(out, ((const uint8_t[]){0x40, 2, 0x12, 0x34}), 4);
+    /* Control packets may fill the reserve; QoS0 then waits (no underflow). */
+    h.c.tx_len = sizeof h.tx - 4;
+    assert_int_equal(mqtt_client_publish(&h.c, 2, "t", NULL, 0, 0, false, NULL), MQTT_ERR_BUSY);
+    h.c.tx_len = 0;
     /* Several packets in one read, and a reply published from the callback. */
     h.publish_on_message = 1;
     feed(&h, 3, BYTES(0x30, 3, 0, 1, 'x', 0x32, 5, 0, 1, 'y', 0, 9, 0xD0, 0));

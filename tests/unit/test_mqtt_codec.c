@@ -236,6 +236,23 @@ static void test_remaining_length_sizes(void **state)
     }
 }
 
+static void test_publish_packet_size(void **state)
+{
+    (void)state;
+    assert_int_equal(mqtt_publish_packet_size(1, 2, 0), 7);
+    assert_int_equal(mqtt_publish_packet_size(1, 2, 1), 9);
+    assert_int_equal(mqtt_publish_packet_size(1, 124, 0), 129);
+    assert_int_equal(mqtt_publish_packet_size(1, 125, 0), 131);
+    assert_int_equal(mqtt_publish_packet_size(65536, 0, 0), SIZE_MAX);
+    assert_int_equal(mqtt_publish_packet_size(1, MQTT_MAX_REMAINING_LEN + 1u, 0), SIZE_MAX);
+    assert_int_equal(mqtt_publish_packet_size(1, MQTT_MAX_REMAINING_LEN - 2u, 0), SIZE_MAX);
+    assert_int_equal(mqtt_publish_packet_size(1, MQTT_MAX_REMAINING_LEN - 3u, 0),
+                     (size_t)MQTT_MAX_REMAINING_LEN + 5u);
+    assert_int_equal(mqtt_publish_packet_size(1, MQTT_MAX_REMAINING_LEN - 4u, 1), SIZE_MAX);
+    assert_int_equal(mqtt_publish_packet_size(1, MQTT_MAX_REMAINING_LEN - 5u, 1),
+                     (size_t)MQTT_MAX_REMAINING_LEN + 5u);
+}
+
 static void test_small_encoders(void **state)
 {
     (void)state;
@@ -498,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_publish_encode),
         cmocka_unit_test(test_publish_encode_bad),
         cmocka_unit_test(test_remaining_length_sizes),
+        cmocka_unit_test(test_publish_packet_size),
         cmocka_unit_test(test_small_encoders),
         cmocka_unit_test(test_subscribe_encode),
         cmocka_unit_test(test_utf8),
