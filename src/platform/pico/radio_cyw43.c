@@ -27,7 +27,7 @@ bool radio_init(const char *country)
     cyw43_arch_enable_sta_mode();
     /* Power saving delays incoming packets by up to the DTIM interval and
      * has been seen to drop the link on some routers: off. */
-    cyw43_wifi_pm(&cyw43_state, CYW43_NO_POWERSAVE_MODE);
+    cyw43_wifi_pm(&cyw43_state, cyw43_pm_value(CYW43_NO_POWERSAVE_MODE, 200, 1, 1, 10));
     radio_ready = true;
     return true;
 }
