@@ -93,8 +93,10 @@ static void example_config(config *cfg)
     strcpy(cfg->momentary[1].otp[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
     cfg->contact_count = 4;
     for (uint8_t i = 0; i < 4; i++) {
-        cfg->contacts[i] = (config_contact){.pin = i, .pull = i == 3 ? CONFIG_PULL_DOWN : CONFIG_PULL_UP,
-                                            .normally_open = i != 1, .debounce_ms = 50};
+        cfg->contacts[i] = (config_contact){.pin = i,
+                                            .pull = i == 3 ? CONFIG_PULL_DOWN : CONFIG_PULL_UP,
+                                            .normally_open = i != 1,
+                                            .debounce_ms = 50};
     }
     cfg->guards = (config_guards){.cooldown_ms = 2000, .toggle_window_ms = 60000, .toggle_max = 5,
                                   .violation_max = 3, .publish_window_ms = 10000,
@@ -130,7 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 4: controller_on_connection(&c, board.now, true); break;
         case 5: controller_on_connection(&c, board.now, false); break;
-        case 6: controller_on_input(&c, board.now, len > 0 ? p[0] : 0, len > 1 && (p[1] & 1u)); break;
+        case 6:
+            controller_on_input(&c, board.now, len > 0 ? p[0] : 0, len > 1 && (p[1] & 1u));
+            break;
         case 7: controller_step(&c, board.now); break;
         case 8: {
             char ip[64];

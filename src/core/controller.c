@@ -35,7 +35,8 @@ void ctl_error(controller *c, uint32_t now_ms, const char *text)
     memcpy(c->error_text, text, n);
     c->error_text[n] = '\0';
     c->error_pending = true;
-    if (!folded) ctl_log(c, CONTROLLER_LOG_WARN, c->error_text); /* a flood logs like it publishes */
+    /* A flood logs like it publishes: once per burst. */
+    if (!folded) ctl_log(c, CONTROLLER_LOG_WARN, c->error_text);
 }
 
 controller_pin *ctl_find_pin(controller *c, uint8_t gpio)
@@ -201,8 +202,8 @@ static bool valid_ip_text(const char *ip)
     size_t n = 0;
     for (; ip[n] != '\0'; n++) {
         char ch = ip[n];
-        bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
-                  ch == '.' || ch == ':';
+        bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+                  (ch >= 'A' && ch <= 'F') || ch == '.' || ch == ':';
         if (!ok || n + 1 >= CONTROLLER_IP_SIZE) return false;
     }
     return n >= 2;

@@ -2,7 +2,8 @@
  * Shared between the controller's source files; not part of the API.
  *   controller.c          init, connection, time, pins, getters
  *   controller_publish.c  turns pending flags into publications (publish guard)
- *   controller_message.c  incoming JSON requests: validation and application
+ *   controller_parse.c    incoming JSON requests: keys, values, commands
+ *   controller_message.c  request checks (duplicates, backlog, codes) and application
  *   controller_otp.c      one-time codes and their lockout
  *   controller_stats.c    stats message, TIME text, small text helpers
  */
@@ -76,8 +77,42 @@ uint32_t ctl_otp_wait(const controller *c, uint32_t now_ms);
 /* Publishes whatever is pending, as far as the connection and guards allow. */
 void ctl_flush(controller *c, uint32_t now_ms);
 
-/* ---- controller_message.c ---- */
+/* ---- controller_parse.c ---- */
+typedef enum {
+    CTL_CMD_NONE = 0,
+    CTL_CMD_STATS,
+    CTL_CMD_GETIP,
+    CTL_CMD_REFRESH,
+    CTL_CMD_RESET,
+} ctl_command;
+
+typedef struct {
+    uint8_t index; /* into c->pins */
+    bool on;
+} ctl_pin_request;
+
+typedef struct {
+    ctl_command cmd;
+    bool have_code;
+    uint32_t code;
+    ctl_pin_request pins[CONTROLLER_MAX_PINS];
+    size_t count;
+} ctl_request;
+
+/* Fills r from the object at token 0 of c->tokens; false after publishing the refusal. */
+bool ctl_parse_request(controller *c, uint32_t now_ms, const char *text, size_t count,
+                       ctl_request *r);
+/* Refusal of an invalid request: counted in errors, reported (rate-limited). */
+void ctl_refuse(controller *c, uint32_t now_ms, const char *text);
+void ctl_refuse3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
+                 const char *suffix);
+/* Report "<prefix><name><suffix>" without counting an invalid request. */
+void ctl_report3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
+                 const char *suffix);
+void ctl_pin_name(uint8_t pin, char out[8]);
 uint32_t ctl_payload_hash(const char *payload, size_t len);
+
+/* ---- controller_message.c ---- */
 /* Applies a plain relay request deferred by the cooldown in the backlog window. */
 void ctl_apply_deferred(controller *c, controller_pin *p, uint32_t now_ms);
 

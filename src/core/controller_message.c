@@ -11,196 +11,6 @@
 
 #include <string.h>
 
-#define KEY_SIZE 24
-
-typedef enum { CMD_NONE = 0, CMD_STATS, CMD_GETIP, CMD_REFRESH, CMD_RESET } command;
-
-typedef struct {
-    uint8_t index; /* into c->pins */
-    bool on;
-} pin_request;
-
-typedef struct {
-    command cmd;
-    bool have_code;
-    uint32_t code;
-    pin_request pins[CONTROLLER_MAX_PINS];
-    size_t count;
-} request;
-
-uint32_t ctl_payload_hash(const char *payload, size_t len)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)payload[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static void refuse(controller *c, uint32_t now_ms, const char *text)
-{
-    c->counters.errors++;
-    ctl_error(c, now_ms, text);
-}
-
-/* Error report naming a pin or key: "<prefix><name><suffix>". */
-static void report3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
-                    const char *suffix)
-{
-    char text[CONTROLLER_ERROR_SIZE];
-    ctl_text t;
-    ctl_text_init(&t, text, sizeof text);
-    ctl_text_str(&t, prefix);
-    ctl_text_str(&t, name);
-    ctl_text_str(&t, suffix);
-    ctl_error(c, now_ms, text);
-}
-
-static void refuse3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
-                    const char *suffix)
-{
-    c->counters.errors++;
-    report3(c, now_ms, prefix, name, suffix);
-}
-
-static void pin_name(uint8_t pin, char out[8])
-{
-    ctl_text t;
-    ctl_text_init(&t, out, 8);
-    ctl_text_pin(&t, pin);
-}
-
-/* "GP<0..99>" without leading zeros; -1 otherwise. */
-static int parse_pin_key(const char *key)
-{
-    if (key[0] != 'G' || key[1] != 'P') return -1;
-    const char *d = key + 2;
-    size_t n = strlen(d);
-    if (n == 0 || n > 2 || (n == 2 && d[0] == '0')) return -1;
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (d[i] < '0' || d[i] > '9') return -1;
-        v = v * 10 + (d[i] - '0');
-    }
-    return v;
-}
-
-static bool parse_switch_value(const char *text, const json_token *t, bool *on)
-{
-    int64_t v = 0;
-    if (t->type == JSON_TRUE || t->type == JSON_FALSE) {
-        *on = t->type == JSON_TRUE;
-        return true;
-    }
-    if (t->type != JSON_NUMBER || !json_number_int(text, t, &v) || (v != 0 && v != 1)) return false;
-    *on = v == 1;
-    return true;
-}
-
-static bool parse_code(const char *text, const json_token *t, uint32_t *code)
-{
-    int64_t v = 0;
-    if (t->type == JSON_NUMBER) {
-        if (!json_number_int(text, t, &v) || v < 0 || v > 999999) return false;
-        *code = (uint32_t)v;
-        return true;
-    }
-    char s[8];
-    if (t->type != JSON_STRING || !json_string_copy(text, t, s, sizeof s) || strlen(s) != 6) {
-        return false;
-    }
-    *code = 0;
-    for (size_t i = 0; i < 6; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        *code = *code * 10u + (uint32_t)(s[i] - '0');
-    }
-    return true;
-}
-
-static bool parse_command(const char *text, const json_token *t, command *cmd)
-{
-    static const struct {
-        const char *name;
-        command cmd;
-    } names[] = {{"stats", CMD_STATS}, {"getip", CMD_GETIP}, {"refresh", CMD_REFRESH},
-                 {"reset", CMD_RESET}};
-    if (t->type != JSON_STRING) return false;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (json_string_equals(text, t, names[i].name)) {
-            *cmd = names[i].cmd;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Fills r from the object at token 0; false after publishing the refusal. */
-static bool parse_request(controller *c, uint32_t now_ms, const char *text, size_t count,
-                          request *r)
-{
-    const json_token *tok = c->tokens;
-    bool have_cmd = false;
-    size_t i = 1;
-    for (uint32_t m = 0; m < tok[0].size && i + 1 < count; m++) {
-        const json_token *key_tok = &tok[i];
-        const json_token *val = &tok[i + 1];
-        char key[KEY_SIZE];
-        i = val->next;
-        if (!json_string_copy(text, key_tok, key, sizeof key)) {
-            refuse(c, now_ms, "unknown key (too long); keys are GP<n>, CMD and MFA");
-            return false;
-        }
-        if (strcmp(key, "CMD") == 0) {
-            if (!parse_command(text, val, &r->cmd)) {
-                refuse(c, now_ms, "unknown command; CMD is one of stats, getip, refresh, reset");
-                return false;
-            }
-            have_cmd = true;
-            continue;
-        }
-        if (strcmp(key, "MFA") == 0) {
-            if (!parse_code(text, val, &r->code)) {
-                refuse(c, now_ms, "MFA must be a 6-digit one-time code");
-                return false;
-            }
-            r->have_code = true;
-            continue;
-        }
-        int gpio = parse_pin_key(key);
-        if (gpio < 0) {
-            refuse3(c, now_ms, "unknown key '", key, "'; keys are GP<n>, CMD and MFA");
-            return false;
-        }
-        controller_pin *p = ctl_find_pin(c, (uint8_t)gpio);
-        if (p == NULL) {
-            refuse3(c, now_ms, "", key, " is not configured on this device");
-            return false;
-        }
-        if (p->kind == CONTROLLER_PIN_CONTACT) {
-            refuse3(c, now_ms, "", key, " is a contact (input) and cannot be switched");
-            return false;
-        }
-        bool on = false;
-        if (!parse_switch_value(text, val, &on)) {
-            refuse3(c, now_ms, "", key, " needs the value 0 or 1");
-            return false;
-        }
-        r->pins[r->count].index = (uint8_t)(p - c->pins);
-        r->pins[r->count].on = on;
-        r->count++;
-    }
-    if (have_cmd && r->count > 0) {
-        refuse(c, now_ms, "CMD cannot be combined with pin keys; send them separately");
-        return false;
-    }
-    if (!have_cmd && r->count == 0 && !r->have_code) {
-        refuse(c, now_ms, "empty request; send e.g. {\"GP16\":1} or {\"CMD\":\"stats\"}");
-        return false;
-    }
-    return true;
-}
-
 /* Publishes the refusal for a failed one-time-code check; true if passed. */
 static bool otp_passed(controller *c, uint32_t now_ms, ctl_otp_result res, const char *pin)
 {
@@ -226,7 +36,7 @@ static bool otp_passed(controller *c, uint32_t now_ms, ctl_otp_result res, const
         ctl_text_str(&t, "one-time codes unavailable: the device clock is not set");
         break;
     }
-    refuse(c, now_ms, text);
+    ctl_refuse(c, now_ms, text);
     return false;
 }
 
@@ -261,8 +71,9 @@ static void skipped(controller *c, controller_pin *p, relay_guard_verdict v, uin
         if (p->cooldown_reported) break;
         p->cooldown_reported = true;
         char name[8];
-        pin_name(p->pin, name);
-        report3(c, now_ms, "", name, " skipped: changed moments ago (cooldown); state unchanged");
+        ctl_pin_name(p->pin, name);
+        ctl_report3(c, now_ms, "", name,
+                    " skipped: changed moments ago (cooldown); state unchanged");
         break;
     }
     case RELAY_GUARD_TOGGLE_LIMIT: c->counters.toggle_skips++; break;
@@ -325,25 +136,25 @@ static void apply_press(controller *c, controller_pin *p, bool on, uint32_t now_
     ctl_drive(c, p, true);
 }
 
-static void run_command(controller *c, uint32_t now_ms, const request *r)
+static void run_command(controller *c, uint32_t now_ms, const ctl_request *r)
 {
     switch (r->cmd) {
-    case CMD_NONE: break;
-    case CMD_STATS: c->stats_pending = true; break;
-    case CMD_REFRESH: c->full_state_pending = true; break;
-    case CMD_GETIP:
+    case CTL_CMD_NONE: break;
+    case CTL_CMD_STATS: c->stats_pending = true; break;
+    case CTL_CMD_REFRESH: c->full_state_pending = true; break;
+    case CTL_CMD_GETIP:
         if (c->platform.request_public_ip == NULL || c->cfg->public_ip_url[0] == '\0') {
-            refuse(c, now_ms, "getip is off on this device (public_ip_url is empty)");
+            ctl_refuse(c, now_ms, "getip is off on this device (public_ip_url is empty)");
         } else if (c->ip_waiting) {
-            refuse(c, now_ms, "getip is already running");
+            ctl_refuse(c, now_ms, "getip is already running");
         } else if (!c->platform.request_public_ip(c->ctx)) {
-            refuse(c, now_ms, "getip failed: the lookup could not start");
+            ctl_refuse(c, now_ms, "getip failed: the lookup could not start");
         } else {
             c->ip_waiting = true;
             c->ip_started_ms = now_ms;
         }
         break;
-    case CMD_RESET: {
+    case CTL_CMD_RESET: {
         ctl_pin_mask need = ctl_otp_pins(c);
         if (need != 0 && !otp_passed(c, now_ms,
                                      ctl_otp_check(c, now_ms, need, false, r->have_code, r->code,
@@ -357,12 +168,12 @@ static void run_command(controller *c, uint32_t now_ms, const request *r)
     }
 }
 
-static bool standalone_code(controller *c, uint32_t now_ms, const request *r)
+static bool standalone_code(controller *c, uint32_t now_ms, const ctl_request *r)
 {
     ctl_pin_mask need = ctl_otp_pins(c);
     ctl_pin_mask accepted = 0;
     if (need == 0) {
-        refuse(c, now_ms, "no relay on this device needs a one-time code");
+        ctl_refuse(c, now_ms, "no relay on this device needs a one-time code");
         return false;
     }
     if (!otp_passed(c, now_ms, ctl_otp_check(c, now_ms, need, false, true, r->code, &accepted),
@@ -378,7 +189,7 @@ static bool standalone_code(controller *c, uint32_t now_ms, const request *r)
 
 /* Messages whose second delivery would do harm: presses, and anything with a
  * one-time code (a redelivered code would count as a replay attempt). */
-static bool worth_remembering(const controller *c, const request *r)
+static bool worth_remembering(const controller *c, const ctl_request *r)
 {
     if (r->have_code) return true;
     for (size_t k = 0; k < r->count; k++) {
@@ -391,7 +202,7 @@ static bool worth_remembering(const controller *c, const request *r)
 
 /* A redelivery (DUP flag, or the backlog right after a reconnect) of a
  * message already carried out: dropped and reported. */
-static bool remembered(controller *c, const request *r, bool dup, bool backlog, uint32_t hash,
+static bool remembered(controller *c, const ctl_request *r, bool dup, bool backlog, uint32_t hash,
                        uint32_t now_ms)
 {
     if (!worth_remembering(c, r) || !(dup || backlog) || !press_seen(c, hash, now_ms)) {
@@ -403,8 +214,8 @@ static bool remembered(controller *c, const request *r, bool dup, bool backlog, 
 }
 
 /* Duplicate, backlog and one-time-code checks for the pin requests. */
-static bool pins_allowed(controller *c, uint32_t now_ms, const request *r, bool dup, bool backlog,
-                         uint32_t hash)
+static bool pins_allowed(controller *c, uint32_t now_ms, const ctl_request *r, bool dup,
+                         bool backlog, uint32_t hash)
 {
     ctl_pin_mask need = 0;
     char name[8];
@@ -412,10 +223,10 @@ static bool pins_allowed(controller *c, uint32_t now_ms, const request *r, bool 
     for (size_t k = 0; k < r->count; k++) {
         controller_pin *p = &c->pins[r->pins[k].index];
         bool press = p->kind == CONTROLLER_PIN_MOMENTARY && r->pins[k].on;
-        pin_name(p->pin, name);
+        ctl_pin_name(p->pin, name);
         if (press && backlog && !ctl_allow_backlog(c, p)) {
             c->counters.stale_refused++;
-            report3(c, now_ms, "", name,
+            ctl_report3(c, now_ms, "", name,
                     " press refused: it arrived in the backlog after a reconnect and may be "
                     "stale; press again");
             return false;
@@ -425,7 +236,7 @@ static bool pins_allowed(controller *c, uint32_t now_ms, const request *r, bool 
     if (need == 0) return true;
     for (size_t i = 0; i < c->pin_count; i++) {
         if (need & ((ctl_pin_mask)1u << i)) {
-            pin_name(c->pins[i].pin, name);
+            ctl_pin_name(c->pins[i].pin, name);
             break;
         }
     }
@@ -437,7 +248,7 @@ static void handle(controller *c, uint32_t now_ms, const char *payload, size_t l
 {
     if (len > CONTROLLER_MAX_MESSAGE) {
         c->counters.messages++;
-        refuse(c, now_ms, "message too long (limit 512 bytes); nothing changed");
+        ctl_refuse(c, now_ms, "message too long (limit 512 bytes); nothing changed");
         return;
     }
     json_result res = json_parse(payload, len, c->tokens, CONTROLLER_MAX_TOKENS);
@@ -458,7 +269,7 @@ static void handle(controller *c, uint32_t now_ms, const char *payload, size_t l
                 ctl_text_str(&t, res.detail);
             }
         }
-        refuse(c, now_ms, text);
+        ctl_refuse(c, now_ms, text);
         return;
     }
     if (c->tokens[0].type == JSON_OBJECT &&
@@ -468,18 +279,18 @@ static void handle(controller *c, uint32_t now_ms, const char *payload, size_t l
     }
     c->counters.messages++;
     if (c->tokens[0].type != JSON_OBJECT) {
-        refuse(c, now_ms, "request must be a JSON object, e.g. {\"GP16\":1}");
+        ctl_refuse(c, now_ms, "request must be a JSON object, e.g. {\"GP16\":1}");
         return;
     }
     int dup_key = json_object_duplicate_key(payload, c->tokens, res.count, 0);
     if (dup_key >= 0) {
-        refuse(c, now_ms, "a key appears twice in the request; nothing changed");
+        ctl_refuse(c, now_ms, "a key appears twice in the request; nothing changed");
         return;
     }
-    request r;
+    ctl_request r;
     memset(&r, 0, sizeof r);
-    if (!parse_request(c, now_ms, payload, res.count, &r)) return;
-    if (r.cmd != CMD_NONE) {
+    if (!ctl_parse_request(c, now_ms, payload, res.count, &r)) return;
+    if (r.cmd != CTL_CMD_NONE) {
         run_command(c, now_ms, &r);
         return;
     }

@@ -49,7 +49,9 @@ static void record_failure(controller *c, uint32_t now_ms)
     if (c->otp_failures < UINT32_MAX) c->otp_failures++;
     if (c->otp_failures <= CONTROLLER_OTP_FREE_FAILURES) return;
     uint32_t lock = CONTROLLER_OTP_LOCKOUT_FIRST_MS;
-    for (uint32_t i = 0; i < c->otp_lockouts && lock < CONTROLLER_OTP_LOCKOUT_MAX_MS; i++) lock *= 2u;
+    for (uint32_t i = 0; i < c->otp_lockouts && lock < CONTROLLER_OTP_LOCKOUT_MAX_MS; i++) {
+        lock *= 2u;
+    }
     if (lock > CONTROLLER_OTP_LOCKOUT_MAX_MS) lock = CONTROLLER_OTP_LOCKOUT_MAX_MS;
     if (c->otp_lockouts < UINT32_MAX) c->otp_lockouts++;
     c->otp_locked = true;

@@ -29,7 +29,9 @@ static void test_toggle_limit_and_window(void **state)
     relay_guard g;
     relay_guard_init(&g);
     uint32_t t = 0;
-    for (int i = 0; i < 5; i++, t += 2000) assert_int_equal(relay_guard_request(&g, &G, t), RELAY_GUARD_ALLOW);
+    for (int i = 0; i < 5; i++, t += 2000) {
+        assert_int_equal(relay_guard_request(&g, &G, t), RELAY_GUARD_ALLOW);
+    }
     assert_int_equal(relay_guard_request(&g, &G, t), RELAY_GUARD_VIOLATION);
     assert_int_equal(relay_guard_request(&g, &G, t + 2000), RELAY_GUARD_TOGGLE_LIMIT);
     assert_int_equal(g.violations, 1);
@@ -44,7 +46,9 @@ static void test_lock_after_more_than_max_violations(void **state)
     relay_guard_init(&g);
     uint32_t t = 0;
     for (int v = 0; v < 4; v++) {
-        for (int i = 0; i < 5; i++) assert_int_equal(relay_guard_request(&g, &G, t + (uint32_t)i * 2000), RELAY_GUARD_ALLOW);
+        for (uint32_t i = 0; i < 5; i++) {
+            assert_int_equal(relay_guard_request(&g, &G, t + i * 2000), RELAY_GUARD_ALLOW);
+        }
         relay_guard_verdict r = relay_guard_request(&g, &G, t + 10000);
         assert_int_equal(r, v < 3 ? RELAY_GUARD_VIOLATION : RELAY_GUARD_LOCKED_NOW);
         t += 60000;
