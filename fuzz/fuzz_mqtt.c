@@ -103,6 +103,10 @@ static void fuzz_client(const uint8_t *data, size_t size)
             (void)mqtt_client_publish(&c, now, "fuzz/t", data, chunk, (ctl >> 7) & 1u, false,
                                       NULL);
         }
+        uint32_t next = mqtt_client_next_deadline(&c, now);
+        if ((int32_t)(next - now) < 0 || next - now > MQTT_IDLE_WAKE_MS) {
+            __builtin_trap(); /* asked to sleep into the past or too long */
+        }
         now += (uint32_t)(ctl & 0x0Fu) * 700u;
         if (mqtt_client_inflight_count(&c) > MQTT_MAX_INFLIGHT) {
             __builtin_trap();

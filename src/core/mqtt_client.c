@@ -114,7 +114,7 @@ static uint32_t backoff_delay(mqtt_client *c)
     if (c->attempt > 0) {
         d = cfg->backoff_base_ms;
         for (uint8_t i = 1; i < c->attempt && d < cfg->backoff_max_ms; i++) {
-            d = d > UINT32_MAX / 2u ? UINT32_MAX : d * 2u;
+            d *= 2u; /* d < max <= MQTT_MAX_DELAY_MS: no overflow */
         }
     }
     if (d > cfg->backoff_max_ms) {
@@ -183,6 +183,13 @@ static void reset_connection(mqtt_client *c)
     }
 }
 
+/* 0 means the default; longer than MQTT_MAX_DELAY_MS is cut to it, so that
+ * every deadline stays within the wrap-safe half of the 32-bit clock. */
+static uint32_t timing(uint32_t ms, uint32_t def)
+{
+    return ms == 0 ? def : ms > MQTT_MAX_DELAY_MS ? MQTT_MAX_DELAY_MS : ms;
+}
+
 mqtt_status mqtt_client_init(mqtt_client *c, const mqtt_client_config *cfg,
                              const mqtt_buffers *buffers, mqtt_event_fn on_event,
                              void *event_ctx, uint32_t seed)
@@ -217,11 +224,11 @@ mqtt_status mqtt_client_init(mqtt_client *c, const mqtt_client_config *cfg,
         return st;
     }
     mqtt_client_config *k = &c->cfg;
-    k->connect_timeout_ms = k->connect_timeout_ms ? k->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
-    k->backoff_first_ms = k->backoff_first_ms ? k->backoff_first_ms : DEFAULT_BACKOFF_FIRST_MS;
-    k->backoff_base_ms = k->backoff_base_ms ? k->backoff_base_ms : DEFAULT_BACKOFF_BASE_MS;
-    k->backoff_max_ms = k->backoff_max_ms ? k->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
-    k->backoff_refused_ms = k->backoff_refused_ms ? k->backoff_refused_ms : DEFAULT_BACKOFF_REFUSED_MS;
+    k->connect_timeout_ms = timing(k->connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS);
+    k->backoff_first_ms = timing(k->backoff_first_ms, DEFAULT_BACKOFF_FIRST_MS);
+    k->backoff_base_ms = timing(k->backoff_base_ms, DEFAULT_BACKOFF_BASE_MS);
+    k->backoff_max_ms = timing(k->backoff_max_ms, DEFAULT_BACKOFF_MAX_MS);
+    k->backoff_refused_ms = timing(k->backoff_refused_ms, DEFAULT_BACKOFF_REFUSED_MS);
     c->on_event = on_event;
     c->event_ctx = event_ctx;
     c->rng = seed != 0 ? seed : 0x2545F491u;

@@ -34,6 +34,8 @@
 #endif
 /* Smallest accepted rx buffer (a fixed header is up to 5 bytes). */
 #define MQTT_MIN_RX_SIZE 16
+/* Longest connect timeout or backoff; longer settings are cut to it. */
+#define MQTT_MAX_DELAY_MS 86400000u
 /* Longest sleep next_deadline() asks for when nothing is due. */
 #define MQTT_IDLE_WAKE_MS 60000u
 /* Topic filters subscribed after every successful connect. */

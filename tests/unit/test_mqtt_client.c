@@ -369,15 +369,25 @@ static void test_backoff_bounds(void **state)
     connect_now(&h, 0, false);
     mqtt_client_transport_down(&h.c, 0, MQTT_ERR_CLOSED);
     assert_true(h.c.deadline >= 8000 && h.c.deadline <= 16000);
-    /* Huge settings do not overflow. */
+    /* Huge settings are cut to a day and do not overflow. */
     base_config(&h);
     h.cfg.backoff_base_ms = 0xC0000000u;
     h.cfg.backoff_max_ms = 0xFFFFFFFFu;
+    h.cfg.connect_timeout_ms = 0xFFFFFFFFu;
     assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    assert_int_equal(h.c.cfg.backoff_max_ms, MQTT_MAX_DELAY_MS);
+    assert_int_equal(h.c.cfg.connect_timeout_ms, MQTT_MAX_DELAY_MS);
     h.c.attempt = 3;
     h.c.state = MQTT_STATE_OPENING;
     mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TRANSPORT);
-    assert_true(h.c.deadline >= 0x7FFFFFFFu);
+    assert_true(h.c.deadline >= MQTT_MAX_DELAY_MS / 2 && h.c.deadline <= MQTT_MAX_DELAY_MS);
+    base_config(&h);
+    h.cfg.backoff_base_ms = MQTT_MAX_DELAY_MS - 1;
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    h.c.attempt = 200;
+    h.c.state = MQTT_STATE_OPENING;
+    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TRANSPORT);
+    assert_true(h.c.deadline <= 16000);
     h.c.attempt = 255;
     h.c.state = MQTT_STATE_OPENING;
     mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TRANSPORT);
