@@ -22,6 +22,7 @@ Run by scripts/soak.sh short|full.
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -187,8 +188,8 @@ def broker_restarts(binary, workdir, cycles):
         finish(phase, probe, broker, cycles)
     except AssertionError as err:
         phase.check(False, str(err))
-        probe.kill()
     finally:
+        probe.kill()                    # only if the checks above did not stop it
         broker.stop()
     return phase
 
@@ -221,8 +222,8 @@ def tls_cuts(binary, workdir, cycles, name="tls cuts", rss_bound_kb=RSS_BOUND_KB
         finish(phase, probe, broker, cycles, ca=ca.ca_cert)
     except AssertionError as err:
         phase.check(False, str(err))
-        probe.kill()
     finally:
+        probe.kill()
         proxy.close()
         broker.stop()
     return phase
@@ -276,4 +277,6 @@ def main():
 
 
 if __name__ == "__main__":
+    # SIGTERM ends the run like ^C: brokers and probes are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())
