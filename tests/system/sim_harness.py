@@ -498,6 +498,7 @@ class Phone:
 
     def _on_connect(self, client, userdata, flags, rc):
         if rc == 0:
+            nodelay(client)
             self._connected.set()
             if self._want_subscribe:
                 client.subscribe(self.topic, qos=1)
@@ -547,6 +548,17 @@ class Phone:
         # finishing its one-second select
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def nodelay(client):
+    """TCP_NODELAY on a paho client's socket (paho does not set it; without it
+    every QoS1 round trip can stall ~40 ms on Nagle + delayed ACK)."""
+    sock = client.socket()
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
 
 def is_error(j):
