@@ -199,6 +199,14 @@ int sim_load_config(const sim_args *a, config *cfg, FILE *out)
         fprintf(out, "--topic: must be a non-empty topic name without wildcards\n");
         return SIM_EXIT_USAGE;
     }
+    if (a->ca) {
+        FILE *ca = fopen(a->ca, "rb");
+        if (!ca) {
+            fprintf(out, "--ca: cannot open %s: %s\n", a->ca, strerror(errno));
+            return SIM_EXIT_USAGE;
+        }
+        fclose(ca);
+    }
     if (a->client_id && !a->client_id[0]) {
         fprintf(out, "--client-id: must not be empty\n");
         return SIM_EXIT_USAGE;
