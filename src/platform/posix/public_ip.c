@@ -96,7 +96,7 @@ static void finish(public_ip *p, uint32_t now, bool ok, const char *text)
 }
 
 __attribute__((format(printf, 3, 4)))
-static void fail(public_ip *p, uint32_t now, const char *fmt, ...)
+static void lookup_failed(public_ip *p, uint32_t now, const char *fmt, ...)
 {
     char msg[160];
     va_list ap;
@@ -134,7 +134,7 @@ static void start_connect(public_ip *p, uint32_t now)
 {
     int e = 0;
     if (!connect_next(p, &e))
-        fail(p, now, "getip: cannot connect: %s", strerror(e));
+        lookup_failed(p, now, "getip: cannot connect: %s", strerror(e));
 }
 
 void public_ip_init(public_ip *p, public_ip_done_fn done, void *ctx)
@@ -356,7 +356,7 @@ static void on_resolved(public_ip *p, uint32_t now)
     pthread_join(r->thread, NULL); /* it has written its byte: returns at once */
     r->threaded = false;
     if (r->gai != 0) {
-        fail(p, now, "getip: cannot resolve the provider: %s", gai_strerror(r->gai));
+        lookup_failed(p, now, "getip: cannot resolve the provider: %s", gai_strerror(r->gai));
         return;
     }
     r->cur = r->res;
@@ -374,7 +374,7 @@ static void on_connect_ready(public_ip *p, uint32_t now)
         p->resolve->cur = p->resolve->cur->ai_next;
         int e = so_error;
         if (!connect_next(p, &e))
-            fail(p, now, "getip: cannot connect: %s", strerror(e));
+            lookup_failed(p, now, "getip: cannot connect: %s", strerror(e));
         return;
     }
     p->state = PUBLIC_IP_SENDING;
@@ -392,7 +392,7 @@ static void on_send_ready(public_ip *p, uint32_t now)
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             return;
         } else {
-            fail(p, now, "getip: send failed: %s", strerror(errno));
+            lookup_failed(p, now, "getip: send failed: %s", strerror(errno));
             return;
         }
     }
@@ -418,7 +418,7 @@ static void complete(public_ip *p, uint32_t now)
     if (public_ip_parse_response(p->response, p->response_len, ip, sizeof ip, err, sizeof err))
         finish(p, now, true, ip);
     else
-        fail(p, now, "getip: %s", err);
+        lookup_failed(p, now, "getip: %s", err);
 }
 
 static void on_receive_ready(public_ip *p, uint32_t now)
@@ -426,7 +426,7 @@ static void on_receive_ready(public_ip *p, uint32_t now)
     for (;;) {
         size_t room = PUBLIC_IP_RESPONSE_MAX - p->response_len;
         if (room == 0) {
-            fail(p, now, "getip: %s", "response larger than 4096 bytes");
+            lookup_failed(p, now, "getip: %s", "response larger than 4096 bytes");
             return;
         }
         ssize_t n = recv(p->fd, p->response + p->response_len, room, 0);
@@ -439,7 +439,7 @@ static void on_receive_ready(public_ip *p, uint32_t now)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
-            fail(p, now, "getip: receive failed: %s", strerror(errno));
+            lookup_failed(p, now, "getip: receive failed: %s", strerror(errno));
             return;
         }
         p->response_len += (size_t)n;
@@ -480,7 +480,7 @@ void public_ip_service(public_ip *p, uint32_t now, const struct pollfd *fds, siz
     if (p->state != PUBLIC_IP_IDLE && time_reached(now, p->deadline)) {
         static const char *const where[] = {"", "resolving the provider", "connecting",
                                             "sending the request", "waiting for the answer"};
-        fail(p, now, "getip: no answer within 5 s (%s)", where[p->state]);
+        lookup_failed(p, now, "getip: no answer within 5 s (%s)", where[p->state]);
     }
 }
 
