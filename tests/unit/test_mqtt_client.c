@@ -1016,6 +1016,74 @@ static void test_suback_checks(void **state)
     assert_true(mqtt_client_is_connected(&h.c));
 }
 
+/* SUBSCRIBE, PINGREQ and DISCONNECT wait for (or give up on) a full tx. */
+static void test_control_packets_and_full_tx(void **state)
+{
+    (void)state;
+    static harness h;
+    uint8_t out[256];
+    base_config(&h);
+    h.cfg.subscriptions[0] = "a";
+    h.cfg.subscriptions[1] = "b";
+    h.cfg.subscriptions[2] = "c";
+    h.cfg.subscriptions[3] = "d";
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    mqtt_client_start(&h.c, 0);
+    (void)open_and_send_connect(&h, 0);
+    h.c.tx_len = sizeof h.tx - 2; /* the transport is stuck */
+    feed(&h, 0, BYTES(0x20, 2, 0, 0));
+    assert_int_equal(h.c.subscribe_packet_id, 0);
+    assert_int_equal(mqtt_client_output(&h.c, NULL), sizeof h.tx - 2);
+    mqtt_client_output_done(&h.c, 1, sizeof h.tx - 2);
+    for (int i = 0; i < 4; i++) {
+        size_t n = drain(&h, 1, out, sizeof out);
+        assert_int_equal(n, 8);
+        assert_int_equal(out[6], 'a' + i);
+        uint8_t suback[5] = {0x90, 3, out[2], out[3], 0};
+        feed(&h, 1, suback, sizeof suback);
+        assert_int_equal(last_event(&h)->u.suback.index, i);
+    }
+    assert_int_equal(mqtt_client_output(&h.c, NULL), 0);
+    /* No room for a PINGREQ: it is tried again at the next step. */
+    h.c.tx_len = sizeof h.tx - 1;
+    assert_int_equal(mqtt_client_step(&h.c, 10001), MQTT_ACTION_NONE);
+    assert_false(h.c.ping_outstanding);
+    h.c.tx_len = 0;
+    assert_int_equal(mqtt_client_step(&h.c, 10002), MQTT_ACTION_NONE);
+    assert_true(h.c.ping_outstanding);
+    /* No room for a DISCONNECT: stop closes all the same. */
+    h.c.tx_len = sizeof h.tx - 1;
+    mqtt_client_stop(&h.c, 10003);
+    assert_int_equal(mqtt_client_step(&h.c, 10003), MQTT_ACTION_CLOSE);
+    assert_int_equal(mqtt_client_output(&h.c, NULL), sizeof h.tx - 1);
+    mqtt_client_transport_down(&h.c, 10004, MQTT_OK);
+    assert_int_equal(h.c.state, MQTT_STATE_IDLE);
+    assert_int_equal(mqtt_client_output(&h.c, NULL), 0);
+}
+
+/* A loss reported with MQTT_OK by the platform reads as "closed"; a refusal
+ * whose backoff is already longer than the refused minimum keeps it. */
+static void test_reasons_and_long_backoff(void **state)
+{
+    (void)state;
+    static harness h;
+    setup(&h);
+    mqtt_client_start(&h.c, 0);
+    connect_now(&h, 0, false);
+    mqtt_client_transport_down(&h.c, 1, MQTT_OK);
+    assert_int_equal(last_event(&h)->reason, MQTT_ERR_CLOSED);
+    base_config(&h);
+    h.cfg.backoff_base_ms = 100000;
+    h.cfg.backoff_max_ms = 100000;
+    h.cfg.backoff_refused_ms = 1000;
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    mqtt_client_start(&h.c, 0);
+    (void)open_and_send_connect(&h, 0);
+    feed(&h, 0, BYTES(0x20, 2, 0, 4));
+    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_CLOSED);
+    assert_true(h.c.deadline >= 50000 && h.c.deadline <= 100000);
+}
+
 static void test_stop_and_restart(void **state)
 {
     (void)state;
@@ -1102,6 +1170,8 @@ int main(void)
         cmocka_unit_test(test_oversized_packet_skipped),
         cmocka_unit_test(test_hostile_packets),
         cmocka_unit_test(test_suback_checks),
+        cmocka_unit_test(test_control_packets_and_full_tx),
+        cmocka_unit_test(test_reasons_and_long_backoff),
         cmocka_unit_test(test_stop_and_restart),
         cmocka_unit_test(test_no_callback),
     };
