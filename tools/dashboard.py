@@ -24,6 +24,7 @@ import time
 
 KEEP_PUBLISHED = 8
 KEEP_LOG = 6
+STATS_EVERY_S = 2.0
 
 
 class Board:
@@ -134,12 +135,14 @@ def render(board, header_lines, status):
         if not pins:
             continue
         cells = []
+        locked = (board.stats or {}).get("locked", {})
         for p in pins:
             key = ""
             if kind == "contact":
                 i = contacts.index(p)
                 key = "[%d] " % i if i < 10 else ""
-            cells.append("%sGP%-2d %s" % (key, p["pin"], lamp(p["on"], on_text, off_text)))
+            lock = " \033[1;31mLOCKED\033[0m" if locked.get("GP%d" % p["pin"]) else ""
+            cells.append("%sGP%-2d %s%s" % (key, p["pin"], lamp(p["on"], on_text, off_text), lock))
         out.append("  %-17s %s\n" % (title, "   ".join(cells)))
     out.append("\n\033[1mLast published\033[0m\n")
     if not board.published:
@@ -153,9 +156,12 @@ def render(board, header_lines, status):
     if board.stats:
         s = board.stats
         out.append("\n\033[1mCounters\033[0m  messages %s, relay changes %s, publishes %s, errors %s, "
-                   "MQTT connects %s, outages %s\n"
+                   "skipped by guards %s, MQTT connects %s, outages %s\n"
                    % (s.get("messages"), s.get("relay_changes"), s.get("publishes"),
-                      s.get("errors"), s.get("mqtt_connects"), s.get("mqtt_outages")))
+                      s.get("errors"), (s.get("cooldown_skips") or 0) + (s.get("toggle_skips") or 0)
+                      + (s.get("locked_skips") or 0), s.get("mqtt_connects"), s.get("mqtt_outages")))
+        if s.get("publishing_halted"):
+            out.append("  \033[1;31mPUBLISHING HALTED by the publish guard (restart the simulator to reset)\033[0m\n")
     out.append("\n")
     for line in header_lines:
         out.append(line + "\n")
@@ -188,7 +194,7 @@ def handle_key(ch, board, sock):
         return False, "WiFi %s requested" % state
     if ch in ("s", "S"):
         send(sock, {"op": "stats"})
-        return False, ""
+        return False, "counters refreshed"
     return False, ""
 
 
@@ -215,7 +221,7 @@ def main():
         import termios
         import tty
         old_tty = termios.tcgetattr(sys.stdin.fileno())
-        tty.setcbreak(sys.stdin.fileno())
+        tty.setcbreak(sys.stdin.fileno(), termios.TCSADRAIN)  # keep keys typed early
         sys.stdout.write("\033[?25l")  # hide the cursor
     else:
         for line in args.info:
@@ -224,8 +230,12 @@ def main():
 
     buf = b""
     status = ""
+    next_stats = 0.0
     try:
         while True:
+            if interactive and time.monotonic() >= next_stats:
+                send(sock, {"op": "stats"})  # guard state (locks, halt) for the view
+                next_stats = time.monotonic() + STATS_EVERY_S
             watch = [sock] + ([sys.stdin] if interactive else [])
             ready, _, _ = select.select(watch, [], [], 1.0)
             if sock in ready:

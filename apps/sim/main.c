@@ -44,6 +44,7 @@ typedef struct {
     bool ctl_ready;
     bool ip_ready;
     uint32_t start_ms;
+    struct timespec started;  /* uptime beyond the 49-day wrap of the ms counter */
     uint32_t now;             /* time of the current loop round, for callbacks */
     bool wifi_up;
     bool session_up;          /* controller told the session is up */
@@ -62,6 +63,15 @@ static void sim_log(const sim *s, const char *level, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     fprintf(stderr, "[%8" PRIu32 "] %-5s %s\n", (uint32_t)(s->now - s->start_ms), level, line);
+}
+
+static uint64_t uptime_ms(const sim *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)(now.tv_sec - s->started.tv_sec) * 1000 +
+                 (now.tv_nsec - s->started.tv_nsec) / 1000000;
+    return ms > 0 ? (uint64_t)ms : 0;
 }
 
 /* ---- pins ------------------------------------------------------------- */
@@ -153,7 +163,7 @@ static void sim_read_stats(void *ctx, controller_platform_stats *out)
     host_stats h;
     host_stats_read(&h);
     memset(out, 0, sizeof *out);
-    out->uptime_ms = (uint32_t)(s->now - s->start_ms);
+    out->uptime_ms = uptime_ms(s);
     /* The machine's memory, scaled down (same percentage) if it does not fit 32 bits. */
     uint64_t total = h.total_kb * 1024u, avail = h.available_kb * 1024u;
     while (total > UINT32_MAX) {
@@ -326,7 +336,8 @@ static void on_board_stats(void *ctx, uint32_t now, json_writer *w)
     s->now = now;
     const controller_counters *c = controller_get_counters(&s->ctl);
     const mqtt_client *mc = mqtt_link_client(&s->link);
-    write_u32(w, "uptime_ms", (uint32_t)(now - s->start_ms));
+    json_write_key(w, "uptime_ms");
+    json_write_int(w, (int64_t)uptime_ms(s));
     json_write_key(w, "version");
     json_write_string(w, CONTROLLER_VERSION);
     json_write_key(w, "wifi");
@@ -512,6 +523,7 @@ int main(int argc, char **argv)
         return SIM_EXIT_CONFIG;
     }
     s->start_ms = s->now = mtc_now_ms();
+    clock_gettime(CLOCK_MONOTONIC, &s->started);
     s->wifi_up = true;
     rc = SIM_EXIT_CONFIG;
 
