@@ -12,8 +12,6 @@
 
 #include "controller.h"
 
-/* Default for guards.backlog_window_ms when the config has no such key. */
-#define CONTROLLER_BACKLOG_WINDOW_DEFAULT_MS 3000u
 /* next_deadline never sleeps longer than this, so every elapsed-time check
  * runs often enough to stay wrap-safe and the uptime clock keeps counting. */
 #define CONTROLLER_MAX_SLEEP_MS 3600000u

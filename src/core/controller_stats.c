@@ -46,47 +46,27 @@ void ctl_text_pin(ctl_text *t, uint8_t pin)
 
 uint32_t ctl_backlog_window_ms(const controller *c)
 {
-#ifdef CONFIG_MAX_OTP_SECRETS
     return relay_guard_clamp_ms(c->cfg->guards.backlog_window_ms);
-#else
-    (void)c;
-    return CONTROLLER_BACKLOG_WINDOW_DEFAULT_MS;
-#endif
 }
 
 bool ctl_allow_backlog(const controller *c, const controller_pin *p)
 {
-#ifdef CONFIG_MAX_OTP_SECRETS
     return p->kind == CONTROLLER_PIN_MOMENTARY && c->cfg->momentary[p->index].allow_backlog;
-#else
-    (void)c, (void)p;
-    return false;
-#endif
 }
 
 size_t ctl_otp_count(const controller *c, const controller_pin *p)
 {
-#ifdef CONFIG_MAX_OTP_SECRETS
     size_t n = 0;
     if (p->kind == CONTROLLER_PIN_RELAY) n = c->cfg->relays[p->index].otp_count;
     if (p->kind == CONTROLLER_PIN_MOMENTARY) n = c->cfg->momentary[p->index].otp_count;
     return n > CONTROLLER_MAX_OTP_SECRETS ? CONTROLLER_MAX_OTP_SECRETS : n;
-#else
-    (void)c, (void)p;
-    return 0;
-#endif
 }
 
 const char *ctl_otp_secret(const controller *c, const controller_pin *p, size_t k)
 {
-#ifdef CONFIG_MAX_OTP_SECRETS
     if (k >= ctl_otp_count(c, p)) return "";
     if (p->kind == CONTROLLER_PIN_RELAY) return c->cfg->relays[p->index].otp[k];
     return c->cfg->momentary[p->index].otp[k];
-#else
-    (void)c, (void)p, (void)k;
-    return "";
-#endif
 }
 
 bool ctl_active_low(const controller *c, const controller_pin *p)
