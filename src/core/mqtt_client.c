@@ -574,7 +574,8 @@ mqtt_status mqtt_client_receive(mqtt_client *c, uint32_t now, const uint8_t *dat
             uint8_t qos = (uint8_t)((first >> 1) & 3u);
             if (st == MQTT_OK && hl + rl <= c->buf.rx_size) {
                 c->rx_total = hl + rl;
-            } else if (st == MQTT_OK && type == MQTT_PUBLISH && qos < 2u) {
+            } else if (st == MQTT_OK && type == MQTT_PUBLISH && qos < 2u &&
+                       !(qos == 0u && (first & 0x08u)) && c->state == MQTT_STATE_CONNECTED) {
                 /* Too big for rx: keep its head (for the packet id), skip the rest. */
                 c->rx_total = c->buf.rx_size;
                 c->rx_skip = (uint32_t)(hl + rl - c->buf.rx_size);

@@ -986,6 +986,10 @@ static void test_hostile_packets(void **state)
     expect_protocol_error(BYTES(0xE0, 0), false);                     /* DISCONNECT */
     expect_protocol_error(BYTES(0x00, 0), false);                     /* reserved type 0 */
     expect_protocol_error(BYTES(0xF0, 0), false);                     /* reserved type 15 */
+    /* Oversized (remaining length 297 > rx): the same checks as for small ones. */
+    expect_protocol_error(BYTES(0x38, 0xA9, 0x02), false);            /* DUP on QoS 0 */
+    expect_protocol_error(BYTES(0x34, 0xA9, 0x02), false);            /* QoS 2 */
+    expect_protocol_error(BYTES(0x30, 0xA9, 0x02), true);             /* before CONNACK */
 }
 
 static void test_suback_checks(void **state)
