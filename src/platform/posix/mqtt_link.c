@@ -106,7 +106,7 @@ static int tls_send(void *ctx, const unsigned char *buf, size_t len)
     }
     if (n == 0)
         return MTC_TLS_IO_WANT_WRITE;
-    set_detail(l, "send: %s", strerror(errno));
+    snprintf(l->io_error, sizeof l->io_error, "send: %s", strerror(errno));
     return MTC_TLS_IO_FAILED;
 }
 
@@ -122,8 +122,17 @@ static int tls_recv(void *ctx, unsigned char *buf, size_t len)
         return 0;
     if (errno == EAGAIN || errno == EWOULDBLOCK)
         return MTC_TLS_IO_WANT_READ;
-    set_detail(l, "recv: %s", strerror(errno));
+    snprintf(l->io_error, sizeof l->io_error, "recv: %s", strerror(errno));
     return MTC_TLS_IO_FAILED;
+}
+
+/* The TLS failure text, with the socket error behind it when there is one. */
+static void set_tls_detail(mqtt_link *l)
+{
+    if (l->io_error[0] != '\0')
+        set_detail(l, "%s (%s)", mtc_tls_error_text(&l->tls), l->io_error);
+    else
+        set_detail(l, "%s", mtc_tls_error_text(&l->tls));
 }
 
 /* Drops the connection. close_notify only on an orderly close. */
@@ -170,7 +179,7 @@ static void handshake_step(mqtt_link *l, uint32_t now)
         break;
     case MTC_TLS_CLOSED:
     case MTC_TLS_FAILED:
-        snprintf(l->detail, sizeof l->detail, "%s", mtc_tls_error_text(&l->tls));
+        set_tls_detail(l);
         fail(l, now, MQTT_ERR_TLS);
         break;
     }
@@ -233,6 +242,7 @@ static void resolved(mqtt_link *l, uint32_t now)
 static void open_transport(mqtt_link *l, uint32_t now)
 {
     l->detail[0] = '\0';
+    l->io_error[0] = '\0';
     l->stats.attempts++;
     if (!l->network_up) {
         set_detail(l, "network down");
@@ -276,12 +286,12 @@ static void read_input(mqtt_link *l, uint32_t now)
                 return;
             }
             if (r == MTC_TLS_CLOSED) {
-                set_detail(l, "%s", mtc_tls_error_text(&l->tls));
+                set_tls_detail(l);
                 fail(l, now, MQTT_ERR_CLOSED);
                 return;
             }
             if (r == MTC_TLS_FAILED) {
-                set_detail(l, "%s", mtc_tls_error_text(&l->tls));
+                set_tls_detail(l);
                 fail(l, now, MQTT_ERR_TLS);
                 return;
             }
@@ -327,7 +337,7 @@ static void flush_output(mqtt_link *l, uint32_t now)
                 return;
             }
             if (r != MTC_TLS_OK) {
-                set_detail(l, "%s", mtc_tls_error_text(&l->tls));
+                set_tls_detail(l);
                 fail(l, now, MQTT_ERR_TLS);
                 return;
             }
@@ -421,6 +431,8 @@ bool mqtt_link_init(mqtt_link *l, const mqtt_link_config *lc, const mqtt_client_
             .ca_file = (lc->ca_file != NULL && lc->ca_file[0] != '\0') ? lc->ca_file
                                                                         : MQTT_LINK_DEFAULT_CA_FILE,
             .max_fragment_len = lc->tls_max_fragment_len,
+            .client_cert_file = lc->client_cert_file,
+            .client_key_file = lc->client_key_file,
         };
         if (!mtc_tls_config_init(&l->tls_config, &opt, err, err_size))
             return false;

@@ -38,6 +38,8 @@ typedef struct {
     const char *tls_hostname;   /* NULL: host of the URL (certificate name check and SNI) */
     size_t rx_size;             /* 0: MQTT_LINK_RX_SIZE; smaller values for tests */
     uint16_t tls_max_fragment_len; /* 0: none; 512/1024/2048/4096 (RFC 6066) */
+    const char *client_cert_file;  /* NULL: no client certificate (PEM) */
+    const char *client_key_file;   /* its private key, unencrypted PEM */
 } mqtt_link_config;
 
 typedef struct {
@@ -80,6 +82,7 @@ typedef struct {
     bool read_pending;          /* stopped reading early: service again at once */
 
     char detail[MQTT_LINK_DETAIL_SIZE];
+    char io_error[96];          /* socket error seen under TLS */
     mqtt_link_stats stats;
 } mqtt_link;
 

@@ -184,6 +184,82 @@ static int max_frag_code(uint16_t len, bool *ok)
 
 /* ---- configuration -------------------------------------------------------- */
 
+static int parse_key(mtc_tls_config *cfg, const mtc_tls_options *opt)
+{
+    if (opt->client_key_pem != NULL) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+        return mbedtls_pk_parse_key(&cfg->own_key, opt->client_key_pem, opt->client_key_pem_len,
+                                    NULL, 0, mbedtls_ctr_drbg_random, &cfg->drbg);
+#else
+        return mbedtls_pk_parse_key(&cfg->own_key, opt->client_key_pem, opt->client_key_pem_len,
+                                    NULL, 0);
+#endif
+    }
+#if defined(MBEDTLS_FS_IO)
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    return mbedtls_pk_parse_keyfile(&cfg->own_key, opt->client_key_file, NULL,
+                                    mbedtls_ctr_drbg_random, &cfg->drbg);
+#else
+    return mbedtls_pk_parse_keyfile(&cfg->own_key, opt->client_key_file, NULL);
+#endif
+#else
+    return MBEDTLS_ERR_PK_FILE_IO_ERROR;
+#endif
+}
+
+/* Client certificate + key, when given. Needs the RNG (3.x key parsing). */
+static bool load_own_cert(mtc_tls_config *cfg, const mtc_tls_options *opt, char *err,
+                          size_t err_size)
+{
+    bool have_cert = opt->client_cert_pem != NULL ||
+                     (opt->client_cert_file != NULL && opt->client_cert_file[0] != '\0');
+    bool have_key = opt->client_key_pem != NULL ||
+                    (opt->client_key_file != NULL && opt->client_key_file[0] != '\0');
+    if (!have_cert && !have_key)
+        return true;
+    if (have_cert != have_key) {
+        snprintf(err, err_size, "a client certificate needs its key, and a key its certificate");
+        return false;
+    }
+    int ret;
+    if (opt->client_cert_pem != NULL) {
+        ret = mbedtls_x509_crt_parse(&cfg->own_cert, opt->client_cert_pem,
+                                     opt->client_cert_pem_len);
+    } else {
+#if defined(MBEDTLS_FS_IO)
+        ret = mbedtls_x509_crt_parse_file(&cfg->own_cert, opt->client_cert_file);
+#else
+        ret = MBEDTLS_ERR_X509_FILE_IO_ERROR;
+#endif
+    }
+    char why[160];
+    if (ret != 0) {
+        describe_error(ret < 0 ? ret : MBEDTLS_ERR_X509_INVALID_FORMAT, why, sizeof why);
+        snprintf(err, err_size, "client certificate: %s", why);
+        return false;
+    }
+    ret = parse_key(cfg, opt);
+    if (ret == 0) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+        ret = mbedtls_pk_check_pair(&cfg->own_cert.pk, &cfg->own_key, mbedtls_ctr_drbg_random,
+                                    &cfg->drbg);
+#else
+        ret = mbedtls_pk_check_pair(&cfg->own_cert.pk, &cfg->own_key);
+#endif
+        if (ret != 0) {
+            snprintf(err, err_size, "client key does not match the client certificate");
+            return false;
+        }
+        ret = mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->own_cert, &cfg->own_key);
+    }
+    if (ret != 0) {
+        describe_error(ret, why, sizeof why);
+        snprintf(err, err_size, "client key: %s", why);
+        return false;
+    }
+    return true;
+}
+
 static bool config_setup(mtc_tls_config *cfg, const mtc_tls_options *opt, char *err,
                          size_t err_size)
 {
@@ -243,6 +319,8 @@ static bool config_setup(mtc_tls_config *cfg, const mtc_tls_options *opt, char *
     mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
+    if (!load_own_cert(cfg, opt, err, err_size))
+        return false;
     if (opt->max_fragment_len != 0) {
         bool ok;
         int code = max_frag_code(opt->max_fragment_len, &ok);
@@ -281,6 +359,8 @@ bool mtc_tls_config_init(mtc_tls_config *cfg, const mtc_tls_options *opt, char *
     mbedtls_entropy_init(&cfg->entropy);
     mbedtls_ctr_drbg_init(&cfg->drbg);
     mbedtls_ssl_config_init(&cfg->conf);
+    mbedtls_x509_crt_init(&cfg->own_cert);
+    mbedtls_pk_init(&cfg->own_key);
     cfg->ready = true;
     bool ok = config_setup(cfg, opt, err, err_size);
     HEAP_SCOPE_LEAVE();
@@ -295,6 +375,8 @@ void mtc_tls_config_free(mtc_tls_config *cfg)
         return;
     HEAP_SCOPE_ENTER();
     mbedtls_ssl_config_free(&cfg->conf);
+    mbedtls_pk_free(&cfg->own_key);
+    mbedtls_x509_crt_free(&cfg->own_cert);
     mbedtls_ctr_drbg_free(&cfg->drbg);
     mbedtls_entropy_free(&cfg->entropy);
     mbedtls_x509_crt_free(&cfg->ca);

@@ -34,6 +34,7 @@
 
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/entropy.h"
+#include "mbedtls/pk.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/x509_crt.h"
 
@@ -56,6 +57,14 @@ typedef struct {
     const unsigned char *ca_pem;
     size_t ca_pem_len;
     const char *ca_file;
+    /* Optional client certificate and its private key (unencrypted), PEM,
+     * as buffers (length includes the NUL) or, if the buffer is NULL, files. */
+    const unsigned char *client_cert_pem;
+    size_t client_cert_pem_len;
+    const unsigned char *client_key_pem;
+    size_t client_key_pem_len;
+    const char *client_cert_file;
+    const char *client_key_file;
     /* Ask the server for smaller records (RFC 6066 max_fragment_length):
      * 0 = no request, else 512, 1024, 2048 or 4096. Ignored (with a note in
      * mtc_tls_config_init's err) when the library lacks the extension. */
@@ -67,6 +76,8 @@ typedef struct {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_ssl_config conf;
+    mbedtls_x509_crt own_cert;   /* client certificate, if any */
+    mbedtls_pk_context own_key;
     bool ready;
 } mtc_tls_config;
 
