@@ -253,6 +253,15 @@ static void step_pin(controller *c, controller_pin *p, uint32_t now_ms)
     }
 }
 
+/* Periodic full-state interval in ms (0: off), clamped for wrap-safe time. */
+static uint32_t periodic_ms(const controller *c)
+{
+    int32_t s = c->cfg->publish_interval_s;
+    if (s <= 0) return 0;
+    if ((uint32_t)s > 0x7fffffffu / 1000u) return 0x7fffffffu;
+    return (uint32_t)s * 1000u;
+}
+
 void controller_step(controller *c, uint32_t now_ms)
 {
     tick(c, now_ms);
@@ -276,11 +285,9 @@ void controller_step(controller *c, uint32_t now_ms)
     if (c->retry_pending && now_ms - c->retry_ms >= CONTROLLER_PUBLISH_RETRY_MS) {
         c->retry_pending = false;
     }
-    int32_t interval_s = c->cfg->publish_interval_s;
-    if (interval_s > 0 && c->connected) {
-        uint32_t interval_ms = relay_guard_clamp_ms((uint32_t)interval_s * 1000u);
-        if ((uint32_t)interval_s > 0x7fffffffu / 1000u) interval_ms = 0x7fffffffu;
-        if (now_ms - c->last_full_state_ms >= interval_ms) c->full_state_pending = true;
+    uint32_t interval_ms = periodic_ms(c);
+    if (interval_ms > 0 && c->connected && now_ms - c->last_full_state_ms >= interval_ms) {
+        c->full_state_pending = true;
     }
     ctl_flush(c, now_ms);
 }
@@ -324,13 +331,8 @@ uint32_t controller_next_deadline(const controller *c, uint32_t now_ms)
         } else if (c->error_pending && c->error_sent_once) {
             take_min(&best, left(c->error_last_ms, CONTROLLER_ERROR_INTERVAL_MS, now_ms));
         }
-        int32_t interval_s = c->cfg->publish_interval_s;
-        if (interval_s > 0) {
-            uint32_t interval_ms = (uint32_t)interval_s > 0x7fffffffu / 1000u
-                                       ? 0x7fffffffu
-                                       : (uint32_t)interval_s * 1000u;
-            take_min(&best, left(c->last_full_state_ms, interval_ms, now_ms));
-        }
+        uint32_t interval_ms = periodic_ms(c);
+        if (interval_ms > 0) take_min(&best, left(c->last_full_state_ms, interval_ms, now_ms));
     }
     return best;
 }
