@@ -286,6 +286,7 @@ void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
         }
         public_ip_step(&f->ip, now);
         mqtt_transport_flush(&f->transport, now);
+        mqtt_transport_poll(&f->transport);
 
         radio_led(board_led_level(controller_ok ? current_led_mode(f) : LED_HALTED, now));
 
@@ -295,6 +296,6 @@ void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
             if (c < wait_ms)
                 wait_ms = c;
         }
-        radio_poll_until(make_timeout_time_ms(wait_ms));
+        radio_poll(wait_ms);
     }
 }

@@ -16,7 +16,10 @@ static uint32_t now_ms(void)
     return to_ms_since_boot(get_absolute_time());
 }
 
-/* Detaches our callbacks and closes the connection (lwIP frees the PCB). */
+/* Detaches our callbacks and closes the connection (lwIP frees the PCB).
+ * Never aborts: this runs inside lwIP callbacks, where an abort would have
+ * to be reported as ERR_ABRT. A close that fails for lack of memory is
+ * retried from the main loop (mqtt_transport_poll). */
 static void release_pcb(mqtt_transport *t)
 {
     struct altcp_pcb *pcb = t->pcb;
@@ -27,8 +30,11 @@ static void release_pcb(mqtt_transport *t)
     altcp_recv(pcb, NULL);
     altcp_sent(pcb, NULL);
     altcp_err(pcb, NULL);
-    if (altcp_close(pcb) != ERR_OK)
-        altcp_abort(pcb);
+    if (altcp_close(pcb) != ERR_OK) {
+        if (t->closing_pcb != NULL)
+            altcp_abort(t->closing_pcb);   /* a second one waiting: main loop only reaches here */
+        t->closing_pcb = pcb;
+    }
 }
 
 /* The connection failed or ended: tell the client once. */
@@ -223,6 +229,16 @@ void mqtt_transport_act(mqtt_transport *t, mqtt_action action, uint32_t now)
     default:
         break;
     }
+}
+
+void mqtt_transport_poll(mqtt_transport *t)
+{
+    struct altcp_pcb *pcb = t->closing_pcb;
+    if (pcb == NULL)
+        return;
+    t->closing_pcb = NULL;
+    if (altcp_close(pcb) != ERR_OK)
+        altcp_abort(pcb);   /* outside any callback: safe */
 }
 
 void mqtt_transport_abort(mqtt_transport *t, uint32_t now)

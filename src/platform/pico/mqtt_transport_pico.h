@@ -29,6 +29,7 @@ typedef struct {
     config_broker broker;
     struct altcp_tls_config *tls_config;   /* NULL for plain TCP */
     struct altcp_pcb *pcb;
+    struct altcp_pcb *closing_pcb;         /* close failed (no memory): retried */
     transport_state state;
     uint32_t opens;
     uint32_t dns_failures;
@@ -42,6 +43,8 @@ bool mqtt_transport_init(mqtt_transport *t, mqtt_client *client, const config_br
 void mqtt_transport_act(mqtt_transport *t, mqtt_action action, uint32_t now);
 /* Sends what the client has queued (call after anything that may publish). */
 void mqtt_transport_flush(mqtt_transport *t, uint32_t now);
+/* Main loop housekeeping: finishes a close that lwIP could not do at once. */
+void mqtt_transport_poll(mqtt_transport *t);
 /* The network went away under us (WiFi down): drop the connection now. */
 void mqtt_transport_abort(mqtt_transport *t, uint32_t now);
 

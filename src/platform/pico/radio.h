@@ -12,8 +12,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pico/time.h"
-
 struct netif;
 
 typedef enum {
@@ -37,8 +35,9 @@ bool radio_rssi(int32_t *dbm);
 struct netif *radio_netif(void);
 /* Onboard LED (wired to the radio chip on a Pico W). */
 void radio_led(bool on);
-/* Services the radio and lwIP, then sleeps until work arrives or until. */
-void radio_poll_until(absolute_time_t until);
+/* Services the radio and lwIP, then sleeps until work arrives or at most
+ * max_wait_ms. */
+void radio_poll(uint32_t max_wait_ms);
 /* Short name of the implementation, for the boot log. */
 const char *radio_name(void);
 

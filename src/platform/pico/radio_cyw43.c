@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "pico/cyw43_arch.h"
+#include "pico/time.h"
 
 static bool radio_ready;
 
@@ -85,10 +86,10 @@ void radio_led(bool on)
         cyw43_arch_gpio_put(CYW43_WL_GPIO_LED_PIN, on);
 }
 
-void radio_poll_until(absolute_time_t until)
+void radio_poll(uint32_t max_wait_ms)
 {
     cyw43_arch_poll();
-    cyw43_arch_wait_for_work_until(until);
+    cyw43_arch_wait_for_work_until(make_timeout_time_ms(max_wait_ms));
 }
 
 const char *radio_name(void)

@@ -14,6 +14,7 @@
 #include "lwip/netif.h"
 #include "pico/async_context_poll.h"
 #include "pico/lwip_nosys.h"
+#include "pico/time.h"
 
 static async_context_poll_t poll_context;
 static struct netif no_radio_netif;
@@ -85,8 +86,9 @@ void radio_led(bool on)
     (void)on;
 }
 
-void radio_poll_until(absolute_time_t until)
+void radio_poll(uint32_t max_wait_ms)
 {
+    absolute_time_t until = make_timeout_time_ms(max_wait_ms);
     if (!radio_ready) {
         sleep_until(until);
         return;

@@ -27,7 +27,6 @@ static void begin_join(wifi_supervisor *w, uint32_t now)
 
 static void schedule_retry(wifi_supervisor *w, uint32_t now, const char *why)
 {
-    w->failures++;
     radio_leave();
     w->state = WIFI_WAIT_RETRY;
     w->deadline = now + w->retry_ms;
@@ -62,12 +61,15 @@ bool wifi_supervisor_step(wifi_supervisor *w, uint32_t now)
                 break;
             }
             if (link == RADIO_LINK_FAILED) {
+                w->failures++;
                 schedule_retry(w, now, "join failed (wrong password or no access point)");
                 break;
             }
         }
-        if (deadline_passed(now, w->deadline))
+        if (deadline_passed(now, w->deadline)) {
+            w->failures++;
             schedule_retry(w, now, "join timed out");
+        }
         break;
     case WIFI_UP:
         if (deadline_passed(now, w->next_check)) {
@@ -75,7 +77,6 @@ bool wifi_supervisor_step(wifi_supervisor *w, uint32_t now)
             if (radio_link_status() != RADIO_LINK_UP) {
                 w->outages++;
                 w->changed = true;
-                w->failures--;   /* a lost link is an outage, not a failed join */
                 schedule_retry(w, now, "link lost");
                 /* First rejoin quickly: most outages are a router reboot. */
                 w->deadline = now + WIFI_RETRY_FIRST_MS;
