@@ -343,7 +343,7 @@ _Noreturn static void usage_exit(const char *why)
             "  [--session clean|persistent|clean_first] [--sub FILTER]... [--sub-qos 0|1]\n"
             "  [--will-topic T --will-payload P] [--backoff-first-ms N] [--backoff-base-ms N]\n"
             "  [--backoff-max-ms N] [--backoff-refused-ms N] [--connect-timeout-ms N]\n"
-            "  [--rx-buffer N] [--cert FILE --key FILE]\n"
+            "  [--rx-buffer N] [--cert FILE --key FILE] [--tls-max-fragment 512|1024|2048|4096]\n"
             "stdin: 'pub <qos> <topic> <payload>', 'stats', 'quit' (also 'net down|up')\n",
             why);
     exit(2);
@@ -369,7 +369,7 @@ static void parse_args(int argc, char **argv, probe_args *a)
     enum {
         O_BROKER = 1, O_CA, O_TLS_HOST, O_USER, O_PASSWORD, O_ID, O_KEEPALIVE, O_SESSION,
         O_SUB, O_SUB_QOS, O_WILL_TOPIC, O_WILL_PAYLOAD, O_BO_FIRST, O_BO_BASE, O_BO_MAX,
-        O_BO_REFUSED, O_CONNECT_TIMEOUT, O_RX, O_CERT, O_KEY, O_HELP,
+        O_BO_REFUSED, O_CONNECT_TIMEOUT, O_RX, O_CERT, O_KEY, O_MFL, O_HELP,
     };
     static const struct option opts[] = {
         {"broker", required_argument, NULL, O_BROKER},
@@ -392,6 +392,7 @@ static void parse_args(int argc, char **argv, probe_args *a)
         {"rx-buffer", required_argument, NULL, O_RX},
         {"cert", required_argument, NULL, O_CERT},
         {"key", required_argument, NULL, O_KEY},
+        {"tls-max-fragment", required_argument, NULL, O_MFL},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -444,6 +445,9 @@ static void parse_args(int argc, char **argv, probe_args *a)
             break;
         case O_CERT: a->link.client_cert_file = optarg; break;
         case O_KEY: a->link.client_key_file = optarg; break;
+        case O_MFL:
+            a->link.tls_max_fragment_len = (uint16_t)number("--tls-max-fragment", optarg, 4096);
+            break;
         case O_HELP: usage_exit("help");
         default: {
             static char msg[128];

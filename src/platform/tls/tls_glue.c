@@ -330,6 +330,11 @@ static bool config_setup(mtc_tls_config *cfg, const mtc_tls_options *opt, char *
             return false;
         }
 #if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+        /* mbedTLS 3.x's TLS 1.3 client offers the extension but rejects the
+         * server's answer (seen with 3.6.6 against OpenSSL): stay on 1.2. */
+        mbedtls_ssl_conf_max_tls_version(&cfg->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
         ret = mbedtls_ssl_conf_max_frag_len(&cfg->conf, (unsigned char)code);
         if (ret != 0) {
             snprintf(err, err_size, "max fragment length %u refused",
