@@ -250,15 +250,21 @@ void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
     if (!public_ip_init(&f->ip, cfg->public_ip_url, on_public_ip, f))
         printf("getip: unusable URL %s\n", cfg->public_ip_url);
 
-    if (!radio_init(cfg->wifi.country))
-        printf("wifi: radio did not start\n");
-    printf("wifi: radio %s\n", radio_name());
+    bool radio_ok = radio_init(cfg->wifi.country);
+    printf("wifi: radio %s%s\n", radio_name(), radio_ok ? "" : " did not start; retrying");
+    uint32_t radio_retry_at = now_ms() + FIRMWARE_RADIO_RETRY_MS;
     wifi_supervisor_init(&f->wifi, cfg->wifi.ssid, cfg->wifi.password);
     wifi_supervisor_start(&f->wifi, now_ms());
 
     for (;;) {
         now = now_ms();
         board_watchdog_feed();
+
+        if (!radio_ok && (int32_t)(now - radio_retry_at) >= 0) {
+            radio_ok = radio_init(cfg->wifi.country);
+            radio_retry_at = now + FIRMWARE_RADIO_RETRY_MS;
+            printf("wifi: radio %s\n", radio_ok ? "started" : "still not starting");
+        }
 
         if (wifi_supervisor_step(&f->wifi, now)) {
             if (wifi_supervisor_is_up(&f->wifi)) {

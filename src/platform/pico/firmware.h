@@ -26,6 +26,7 @@
  * build-time check (apps/firmware/tools/config_check.c) uses the same bound. */
 #define FIRMWARE_CONFIG_TOKENS (FIRMWARE_NET_BUFFER_SIZE / sizeof(json_token))
 #define FIRMWARE_LOOP_MS 10u            /* contact sampling and timers */
+#define FIRMWARE_RADIO_RETRY_MS 10000u  /* radio chip that failed to start: next try */
 
 /* Token storage for the boot-time configuration parse (FIRMWARE_CONFIG_TOKENS
  * entries). Valid only before firmware_run(). */

@@ -23,7 +23,8 @@ typedef enum {
 } radio_link;
 
 /* Brings up the driver, lwIP and the async context; country is ISO 3166
- * alpha-2 ("XX" worldwide). False: no radio (reported, the loop goes on). */
+ * alpha-2 ("XX" worldwide). False: the chip did not start; call again later
+ * (true at once when already up). */
 bool radio_init(const char *country);
 /* Starts joining (WPA2/WPA3 AES); the result shows in radio_link_status(). */
 bool radio_join_start(const char *ssid, const char *password);

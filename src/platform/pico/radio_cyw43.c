@@ -23,8 +23,12 @@ bool radio_init(const char *country)
     uint32_t code = CYW43_COUNTRY_WORLDWIDE;
     if (country != NULL && strlen(country) == 2 && strcmp(country, "XX") != 0)
         code = CYW43_COUNTRY(country[0], country[1], 0);
-    if (cyw43_arch_init_with_country(code) != 0)
+    if (radio_ready)
+        return true;
+    if (cyw43_arch_init_with_country(code) != 0) {
+        cyw43_arch_deinit();   /* leave it clean for the next attempt */
         return false;
+    }
     cyw43_arch_enable_sta_mode();
     /* Power saving delays incoming packets by up to the DTIM interval and
      * has been seen to drop the link on some routers: off. */
@@ -88,6 +92,10 @@ void radio_led(bool on)
 
 void radio_poll(uint32_t max_wait_ms)
 {
+    if (!radio_ready) {
+        sleep_ms(max_wait_ms);
+        return;
+    }
     cyw43_arch_poll();
     cyw43_arch_wait_for_work_until(make_timeout_time_ms(max_wait_ms));
 }

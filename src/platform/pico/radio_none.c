@@ -43,6 +43,8 @@ static err_t no_radio_netif_init(struct netif *netif)
 bool radio_init(const char *country)
 {
     (void)country;
+    if (radio_ready)
+        return true;
     if (!async_context_poll_init_with_defaults(&poll_context))
         return false;
     if (!lwip_nosys_init(&poll_context.core))
