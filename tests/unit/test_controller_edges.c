@@ -91,6 +91,24 @@ static void test_negative_temperature_and_big_uptime(void **state)
     expect_last("\"TEMP_C\":-5.6");
 }
 
+static void test_largest_stats_fit(void **state)
+{
+    (void)state;
+    F.stats = (controller_platform_stats){.uptime_ms = UINT64_MAX,
+                                          .mem_total_bytes = UINT32_MAX,
+                                          .mem_free_bytes = UINT32_MAX,
+                                          .temp_milli_c = INT32_MIN,
+                                          .rssi_dbm = INT16_MIN,
+                                          .rssi_valid = true,
+                                          .reboots = UINT32_MAX};
+    connect_at(10);
+    memset(&C.counters, 0xff, sizeof C.counters);
+    msg(5000, "{\"CMD\":\"stats\"}");
+    expect_last("\"STATS\":\"Uptime=");
+    expect_last("\"REBOOTS\":4294967295");
+    assert_true(strlen(last_pub()) < CONTROLLER_OUT_SIZE);
+}
+
 static void test_utc_text(void **state)
 {
     (void)state;
@@ -198,6 +216,7 @@ int main(void)
         cmocka_unit_test_setup(test_optional_callbacks_missing, setup_example),
         cmocka_unit_test_setup(test_log_once_per_error_burst, setup_example),
         cmocka_unit_test_setup(test_negative_temperature_and_big_uptime, setup_example),
+        cmocka_unit_test_setup(test_largest_stats_fit, setup_example),
         cmocka_unit_test_setup(test_utc_text, setup_example),
         cmocka_unit_test_setup(test_init_limits, setup_example),
         cmocka_unit_test_setup(test_deadlines, setup_example),
