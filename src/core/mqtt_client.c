@@ -378,6 +378,8 @@ void mqtt_client_transport_down(mqtt_client *c, uint32_t now, mqtt_status reason
     if (c->state == MQTT_STATE_IDLE || c->state == MQTT_STATE_WAIT_RETRY) {
         return;
     }
+    bool reopen = c->reopen_persistent && c->state == MQTT_STATE_CLOSING;
+    c->reopen_persistent = false;
     if (c->state != MQTT_STATE_CLOSING) {
         lose(c, now, reason == MQTT_OK ? MQTT_ERR_CLOSED : reason);
     }
@@ -388,7 +390,7 @@ void mqtt_client_transport_down(mqtt_client *c, uint32_t now, mqtt_status reason
         return;
     }
     c->state = MQTT_STATE_WAIT_RETRY;
-    c->deadline = now + backoff_delay(c);
+    c->deadline = reopen ? now : now + backoff_delay(c);
 }
 
 static void on_connack(mqtt_client *c, uint32_t now, const mqtt_packet *pk)
@@ -406,16 +408,31 @@ static void on_connack(mqtt_client *c, uint32_t now, const mqtt_packet *pk)
         lose(c, now, MQTT_ERR_REFUSED);
         return;
     }
+    /* A new session has never seen our stored packets: they go as new publishes. */
+    for (size_t i = 0; c->clean_requested && i < MQTT_MAX_INFLIGHT && c->inflight[i].used; i++) {
+        c->buf.inflight[c->inflight[i].offset] &= (uint8_t)~PUBLISH_DUP_FLAG;
+    }
+    if (c->cfg.session_mode == MQTT_SESSION_CLEAN_FIRST && c->clean_requested) {
+        /* The stale session is gone. A clean session would itself be discarded
+         * when this connection drops, losing everything sent to us during the
+         * next outage; so leave at once and come back persistent. */
+        size_t n = 0;
+        if (mqtt_encode_disconnect(c->buf.tx + c->tx_len, c->buf.tx_size - c->tx_len, &n) ==
+            MQTT_OK) {
+            c->tx_len += n;
+        }
+        c->had_accepted_connect = true;
+        c->reopen_persistent = true;
+        c->state = MQTT_STATE_CLOSING;
+        c->state_since = now;
+        return;
+    }
     c->state = MQTT_STATE_CONNECTED;
     c->state_since = now;
     c->had_accepted_connect = true;
     c->attempt = 0;
     c->last_connack_code = 0;
     c->stats.connects++;
-    /* A new session has never seen our stored packets: they go as new publishes. */
-    for (size_t i = 0; c->clean_requested && i < MQTT_MAX_INFLIGHT && c->inflight[i].used; i++) {
-        c->buf.inflight[c->inflight[i].offset] &= (uint8_t)~PUBLISH_DUP_FLAG;
-    }
     mqtt_event e;
     memset(&e, 0, sizeof e);
     e.type = MQTT_EVENT_CONNECTED;

@@ -46,7 +46,8 @@
 typedef enum {
     MQTT_SESSION_CLEAN = 0,      /* clean session on every connect */
     MQTT_SESSION_PERSISTENT,     /* never clean */
-    MQTT_SESSION_CLEAN_FIRST,    /* clean on the first accepted connect, persistent afterwards */
+    MQTT_SESSION_CLEAN_FIRST,    /* drop any stale session once (clean connect, DISCONNECT),
+                                    then persistent from the very next connect on */
 } mqtt_session_mode;
 
 typedef enum {
@@ -157,6 +158,7 @@ typedef struct {
     bool ping_outstanding;
     uint32_t ping_sent_at;
     bool had_accepted_connect;        /* for MQTT_SESSION_CLEAN_FIRST */
+    bool reopen_persistent;           /* clean-first: reconnect at once, persistent */
     uint8_t attempt;                  /* consecutive failed attempts, for backoff */
     mqtt_status last_error;
     uint8_t last_connack_code;

@@ -711,7 +711,23 @@ static void test_clean_first(void **state)
     mqtt_client_transport_down(&h.c, 0, MQTT_ERR_CLOSED);
     uint32_t at = h.c.deadline;
     assert_int_equal(open_and_send_connect(&h, at) & 0x02, 0x02);
+    /* Accepted clean: the client leaves at once (DISCONNECT, close) without
+     * telling the application, and reconnects persistent without backoff, so
+     * the broker keeps a session for the next outage. */
+    size_t connected_before = count_events(&h, MQTT_EVENT_CONNECTED);
     feed(&h, at, BYTES(0x20, 2, 0, 0));
+    assert_int_equal(count_events(&h, MQTT_EVENT_CONNECTED), connected_before);
+    assert_int_equal(mqtt_client_step(&h.c, at), MQTT_ACTION_CLOSE);
+    uint8_t out[16];
+    assert_int_equal(drain(&h, at, out, sizeof out), 2);
+    assert_int_equal(out[0], 0xE0);
+    mqtt_client_transport_down(&h.c, at, MQTT_ERR_CLOSED);
+    assert_int_equal(h.c.stats.outages, 0);
+    assert_int_equal(h.c.deadline, at);
+    assert_int_equal(open_and_send_connect(&h, at) & 0x02, 0);
+    feed(&h, at, BYTES(0x20, 2, 0, 0));
+    assert_int_equal(last_event(&h)->type, MQTT_EVENT_CONNECTED);
+    assert_int_equal(h.c.stats.connects, 1);
     mqtt_client_transport_down(&h.c, at, MQTT_ERR_CLOSED);
     at = h.c.deadline;
     assert_int_equal(open_and_send_connect(&h, at) & 0x02, 0);
