@@ -87,7 +87,11 @@ static void lose(mqtt_client *c, uint32_t now, mqtt_status reason)
         if (reason != MQTT_OK) {
             c->stats.outages++;
         }
-        c->attempt = 0; /* the next retry is the fast first one */
+        if ((uint32_t)(now - c->state_since) >= MQTT_STABLE_CONNECTION_MS) {
+            c->attempt = 0; /* the next retry is the fast first one */
+        } else if (c->attempt < UINT8_MAX) {
+            c->attempt++; /* accepted, then dropped at once: keep backing off */
+        }
     } else {
         e.type = MQTT_EVENT_CONNECT_FAILED;
         e.u.connack_code = reason == MQTT_ERR_REFUSED ? c->last_connack_code : 0;
@@ -430,7 +434,6 @@ static void on_connack(mqtt_client *c, uint32_t now, const mqtt_packet *pk)
     c->state = MQTT_STATE_CONNECTED;
     c->state_since = now;
     c->had_accepted_connect = true;
-    c->attempt = 0;
     c->last_connack_code = 0;
     c->stats.connects++;
     mqtt_event e;

@@ -43,6 +43,12 @@
 #define MQTT_MAX_SUBSCRIPTIONS 4
 #endif
 
+/* A connection must stay up this long before a loss earns the fast first
+ * retry again; a broker that accepts and drops at once gets the full backoff. */
+#ifndef MQTT_STABLE_CONNECTION_MS
+#define MQTT_STABLE_CONNECTION_MS 5000u
+#endif
+
 typedef enum {
     MQTT_SESSION_CLEAN = 0,      /* clean session on every connect */
     MQTT_SESSION_PERSISTENT,     /* never clean */

@@ -349,8 +349,10 @@ static void test_backoff_bounds(void **state)
             assert_true(wait >= nominal[k] / 2 && wait <= nominal[k]);
             now += wait;
         }
-        /* A connection that was up and is lost: the fast first retry, then base. */
+        /* A connection that was up for a while and is lost: the fast first
+         * retry, then base. */
         connect_now(&h, now, false);
+        now += MQTT_STABLE_CONNECTION_MS;
         mqtt_client_transport_down(&h.c, now, MQTT_ERR_CLOSED);
         assert_int_equal(last_event(&h)->type, MQTT_EVENT_DISCONNECTED);
         uint32_t wait = h.c.deadline - now;
@@ -367,8 +369,23 @@ static void test_backoff_bounds(void **state)
     assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
     mqtt_client_start(&h.c, 0);
     connect_now(&h, 0, false);
-    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_CLOSED);
-    assert_true(h.c.deadline >= 8000 && h.c.deadline <= 16000);
+    mqtt_client_transport_down(&h.c, MQTT_STABLE_CONNECTION_MS, MQTT_ERR_CLOSED);
+    assert_true(h.c.deadline >= MQTT_STABLE_CONNECTION_MS + 8000 &&
+                h.c.deadline <= MQTT_STABLE_CONNECTION_MS + 16000);
+    /* A broker that accepts and drops at once does not earn fast retries:
+     * the waits keep growing to the cap. */
+    base_config(&h);
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    mqtt_client_start(&h.c, 0);
+    uint32_t t = 0;
+    uint32_t nominal_drop[] = {1000, 2000, 4000, 8000, 16000, 16000};
+    for (size_t k = 0; k < sizeof nominal_drop / sizeof nominal_drop[0]; k++) {
+        connect_now(&h, t, false);
+        mqtt_client_transport_down(&h.c, t + 10, MQTT_ERR_CLOSED);
+        uint32_t w = h.c.deadline - (t + 10);
+        assert_true(w >= nominal_drop[k] / 2 && w <= nominal_drop[k]);
+        t = h.c.deadline;
+    }
     /* Huge settings are cut to a day and do not overflow. */
     base_config(&h);
     h.cfg.backoff_base_ms = 0xC0000000u;
