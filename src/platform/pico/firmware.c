@@ -33,6 +33,11 @@ typedef struct {
 
 static firmware fw;
 
+/* lwIP's altcp_tls hands each altcp_write() to one mbedtls_ssl_write(), which
+ * takes at most one record: a write must never exceed the record size. */
+_Static_assert(FIRMWARE_MQTT_TX_SIZE <= MBEDTLS_SSL_OUT_CONTENT_LEN,
+               "the MQTT tx buffer must fit one TLS record");
+
 static uint32_t now_ms(void)
 {
     return to_ms_since_boot(get_absolute_time());

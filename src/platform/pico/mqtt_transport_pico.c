@@ -32,7 +32,7 @@ static void release_pcb(mqtt_transport *t)
     altcp_err(pcb, NULL);
     if (altcp_close(pcb) != ERR_OK) {
         if (t->closing_pcb != NULL)
-            altcp_abort(t->closing_pcb);   /* a second one waiting: main loop only reaches here */
+            altcp_abort(t->closing_pcb);   /* an older PCB, not the one whose callback runs */
         t->closing_pcb = pcb;
     }
 }
@@ -55,8 +55,9 @@ void mqtt_transport_flush(mqtt_transport *t, uint32_t now)
     size_t len = mqtt_client_output(t->client, &data);
     if (len == 0)
         return;
-    /* Whole packets, as many as the send buffer takes, in one write; the
-     * rest goes when lwIP reports sent data. */
+    /* Whole packets, as many as the send buffer takes, in one write (never
+     * more than one TLS record: see firmware.c); the rest goes when lwIP
+     * reports sent data. */
     size_t room = altcp_sndbuf(t->pcb);
     if (len > room)
         len = room;
