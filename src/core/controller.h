@@ -15,6 +15,7 @@
  *   controller_on_public_ip()   answer to platform.request_public_ip()
  *   controller_step()           time passed; call at controller_next_deadline()
  *
+ * Callbacks must not call back into the controller.
  * Time is a 32-bit millisecond counter; every comparison is wrap-safe.
  * No heap, no globals: all state lives in the caller-owned struct controller.
  * The wire protocol is described in docs/protocol.md, the defences in

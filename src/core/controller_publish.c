@@ -170,8 +170,16 @@ static void clear_item(controller *c, item_kind kind, uint32_t now_ms)
     switch (kind) {
     case ITEM_NONE: break;
     case ITEM_HALT: c->report_halt = false; break;
-    case ITEM_VIOLATION: pin_with_report(c, false)->report_violation = false; break;
-    case ITEM_LOCK: pin_with_report(c, true)->report_lock = false; break;
+    case ITEM_VIOLATION: {
+        controller_pin *p = pin_with_report(c, false);
+        if (p != NULL) p->report_violation = false;
+        break;
+    }
+    case ITEM_LOCK: {
+        controller_pin *p = pin_with_report(c, true);
+        if (p != NULL) p->report_lock = false;
+        break;
+    }
     case ITEM_STATE:
         if (c->full_state_pending) c->last_full_state_ms = now_ms;
         c->full_state_pending = false;
