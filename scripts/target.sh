@@ -68,6 +68,24 @@ if ! cmake --build "$build" -j"$jobs" >"$top/build.log" 2>&1; then
 fi
 grep -E "^config_check" "$top/build.log" || true
 
+# The build-time check must refuse a bad configuration with the parser's own
+# messages (a broken copy of the example: a pin used twice, a WiFi-chip pin).
+bad=$top/bad-config.json
+python3 - "$root/examples/config.example.json" "$bad" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["relays"][1]["pin"] = c["relays"][0]["pin"]
+c["contacts"][0]["pin"] = 24
+json.dump(c, open(sys.argv[2], "w"))
+PY
+if "$build/config_check" "$bad" "$top/bad-config.c" "$ca" >"$top/bad-config.log" 2>&1; then
+  echo "target: config_check accepted an invalid configuration" >&2; exit 1
+fi
+grep -q "relays\[1\].pin" "$top/bad-config.log" && grep -q "contacts\[0\].pin" "$top/bad-config.log" || {
+  cat "$top/bad-config.log" >&2; echo "target: config_check did not name the bad keys" >&2; exit 1; }
+echo "target: config_check refuses a bad configuration:"
+sed 's/^/  /' "$top/bad-config.log"
+
 elf=$build/mqtt_tiny.elf
 map=$build/mqtt_tiny.elf.map
 [ -f "$elf" ] && [ -f "$map" ] || { echo "target: $elf or its map is missing" >&2; exit 1; }
