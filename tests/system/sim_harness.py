@@ -306,6 +306,7 @@ class Sim:
         self.proc = None
         self.board = None
         self.board_addr = None
+        self.connected_at = None
         self.runs = 0
         self.log_paths = []
 
@@ -454,6 +455,21 @@ class Sim:
         self.proc.stdout.close()
         self._log.close()
         self.proc = None
+
+    def backlog_window_s(self):
+        """Seconds after a (re)connect during which messages count as backlog."""
+        ms = self.config.get("guards", {}).get("backlog_window_ms", 3000)
+        return ms / 1000.0
+
+    def settle_backlog(self):
+        """Waits out the backlog window after the connection came up, so that
+        what the test sends next is a live command."""
+        ev = self.board.events.timed(0, lambda e: e.get("ev") == "mqtt" and e.get("state") == "connected")
+        times = [t for t, _ in ev] + ([self.connected_at] if self.connected_at else [])
+        if times:
+            left = max(times) + self.backlog_window_s() + 0.05 - time.monotonic()
+            if left > 0:
+                time.sleep(left)
 
     # -- shortcuts
     def wifi(self, up):
@@ -624,19 +640,10 @@ class Rig:
         return self
 
     def backlog_window_s(self):
-        """Seconds after a (re)connect during which messages count as backlog."""
-        ms = self.sim.config.get("guards", {}).get("backlog_window_ms", 3000)
-        return ms / 1000.0
+        return self.sim.backlog_window_s()
 
     def settle(self):
-        """Waits out the backlog window after the connection came up, so that
-        what the test sends next is a live command."""
-        ev = self.board.events.timed(0, lambda e: e.get("ev") == "mqtt" and e.get("state") == "connected")
-        times = [t for t, _ in ev] + ([self.sim.connected_at] if self.sim.connected_at else [])
-        if times:
-            left = max(times) + self.backlog_window_s() + 0.05 - time.monotonic()
-            if left > 0:
-                time.sleep(left)
+        self.sim.settle_backlog()
 
     def reconnect_once(self):
         """One WiFi blip (down, up, connected, backlog window over). The sim
