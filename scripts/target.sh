@@ -41,8 +41,10 @@ echo "target: sources (Pico SDK, lwIP, mbedTLS)"
 paths=$(scripts/fetch-pico-deps.sh "$top")
 eval "$paths"
 
+picotool_opt=()
 if ! command -v picotool >/dev/null; then
   echo "target: picotool not installed: building the ELF only (no UF2)"
+  picotool_opt=(-DPICO_NO_PICOTOOL=1)
 fi
 
 echo "target: configure ($build)"
@@ -51,7 +53,7 @@ cmake -S apps/firmware -B "$build" \
   -DPICO_SDK_PATH="$PICO_SDK_PATH" \
   -DPICO_LWIP_PATH="$PICO_LWIP_PATH" \
   -DPICO_MBEDTLS_PATH="$PICO_MBEDTLS_PATH" \
-  -DPICO_BOARD=pico_w \
+  -DPICO_BOARD=pico_w "${picotool_opt[@]}" \
   -DMTC_CONFIG="$config" \
   -DMTC_CA="$ca" >"$top/configure.log" 2>&1 || {
   tail -40 "$top/configure.log" >&2
