@@ -103,6 +103,12 @@ int main(int argc, char **argv)
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
     mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+    /* The firmware's curve preference (mqtt_transport_pico.c). */
+    static const mbedtls_ecp_group_id preferred[] = {
+        MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+        MBEDTLS_ECP_DP_NONE,
+    };
+    mbedtls_ssl_conf_curves(&conf, preferred);
     if (mfl) {
         unsigned char code = mfl == 512 ? MBEDTLS_SSL_MAX_FRAG_LEN_512
                            : mfl == 1024 ? MBEDTLS_SSL_MAX_FRAG_LEN_1024

@@ -31,6 +31,7 @@ typedef struct {
     struct altcp_pcb *pcb;
     struct altcp_pcb *closing_pcb;         /* close failed (no memory): retried */
     transport_state state;
+    uint32_t connect_started;              /* for the handshake time in the log */
     uint32_t opens;
     uint32_t dns_failures;
     uint32_t tls_failures;
