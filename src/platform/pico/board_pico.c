@@ -6,6 +6,7 @@
 #include "hardware/gpio.h"
 #include "hardware/watchdog.h"
 #include "hardware/structs/watchdog.h"
+#include "pico/time.h"
 
 /* ---- pins ---- */
 
@@ -90,6 +91,33 @@ void board_watchdog_start(void)
 void board_watchdog_feed(void)
 {
     watchdog_update();
+}
+
+static repeating_timer_t grace_timer;
+static volatile bool grace_timer_running;
+static volatile uint32_t grace_until_ms;
+
+static bool grace_tick(repeating_timer_t *timer)
+{
+    (void)timer;
+    uint32_t now = to_ms_since_boot(get_absolute_time());
+    if ((int32_t)(grace_until_ms - now) > 0)
+        watchdog_update();
+    return true;
+}
+
+void board_watchdog_grace(uint32_t ms)
+{
+    if (ms > BOARD_WATCHDOG_GRACE_MAX_MS)
+        ms = BOARD_WATCHDOG_GRACE_MAX_MS;
+    grace_until_ms = to_ms_since_boot(get_absolute_time()) + ms;
+    if (!grace_timer_running)
+        grace_timer_running = add_repeating_timer_ms(1000, grace_tick, NULL, &grace_timer);
+}
+
+void board_watchdog_grace_end(void)
+{
+    grace_until_ms = to_ms_since_boot(get_absolute_time());
 }
 
 uint32_t board_reboots(void)

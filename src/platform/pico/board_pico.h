@@ -31,6 +31,13 @@ uint32_t board_next_sample(uint32_t now);
  * watchdog or software reset, not a power cut). Call once at boot. */
 void board_watchdog_start(void);
 void board_watchdog_feed(void);
+/* A TLS key exchange can keep the CPU inside one lwIP callback for seconds,
+ * where the loop cannot feed the watchdog. During a grace period of at most
+ * BOARD_WATCHDOG_GRACE_MAX_MS a timer interrupt feeds it instead; outside
+ * one, a stalled loop still reboots the board. */
+#define BOARD_WATCHDOG_GRACE_MAX_MS 20000u
+void board_watchdog_grace(uint32_t ms);
+void board_watchdog_grace_end(void);
 uint32_t board_reboots(void);             /* since power-up */
 bool board_last_reset_by_watchdog(void);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "board_pico.h"
 #include "lwip/altcp.h"
 #include "lwip/altcp_tcp.h"
 #include "lwip/altcp_tls.h"
@@ -41,6 +42,7 @@ static void release_pcb(mqtt_transport *t)
 static void report_down(mqtt_transport *t, uint32_t now, mqtt_status reason)
 {
     bool was_active = t->state != TRANSPORT_IDLE;
+    board_watchdog_grace_end();
     release_pcb(t);
     t->state = TRANSPORT_IDLE;
     if (was_active)
@@ -132,6 +134,7 @@ static err_t on_connected(void *arg, struct altcp_pcb *pcb, err_t err)
         report_down(t, now, MQTT_ERR_TRANSPORT);
         return ERR_OK;
     }
+    board_watchdog_grace_end();
     if (t->tls_config != NULL)
         printf("mqtt: TLS session up after %lu ms\n", (unsigned long)(now - t->connect_started));
     t->state = TRANSPORT_UP;
@@ -181,6 +184,8 @@ static void connect_to(mqtt_transport *t, const ip_addr_t *addr)
     altcp_nagle_disable(pcb);   /* one MQTT packet, one segment: no Nagle stall */
     t->state = TRANSPORT_CONNECTING;
     t->connect_started = now;
+    if (t->tls_config != NULL)
+        board_watchdog_grace(TRANSPORT_TLS_GRACE_MS);
     if (altcp_connect(pcb, addr, t->broker.port, on_connected) != ERR_OK)
         report_down(t, now, MQTT_ERR_TRANSPORT);
 }
@@ -241,6 +246,7 @@ void mqtt_transport_act(mqtt_transport *t, mqtt_action action, uint32_t now)
         break;
     case MQTT_ACTION_CLOSE:
         /* The client decided (timeout, keepalive, protocol error, stop). */
+        board_watchdog_grace_end();
         release_pcb(t);
         t->state = TRANSPORT_IDLE;
         mqtt_client_transport_down(t->client, now, MQTT_ERR_CLOSED);

@@ -14,6 +14,10 @@
 #include "config.h"
 #include "mqtt_client.h"
 
+/* TCP connect + TLS handshake during which a timer feeds the watchdog
+ * (the key exchange runs inside one lwIP callback). */
+#define TRANSPORT_TLS_GRACE_MS 15000u
+
 struct altcp_pcb;
 struct altcp_tls_config;
 
