@@ -25,6 +25,8 @@ typedef struct {
     controller ctl;
     public_ip ip;
     bool mqtt_running;
+    bool led_on;
+    bool led_known;
     union {
         uint8_t bytes[FIRMWARE_NET_BUFFER_SIZE];   /* rx, tx, inflight */
         json_token boot_tokens[FIRMWARE_CONFIG_TOKENS];
@@ -299,7 +301,14 @@ void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
         mqtt_transport_flush(&f->transport, now);
         mqtt_transport_poll(&f->transport);
 
-        radio_led(board_led_level(controller_ok ? current_led_mode(f) : LED_HALTED, now));
+        /* The LED sits on the WiFi chip: every change is a bus transaction,
+         * so only changes are sent. */
+        bool led = board_led_level(controller_ok ? current_led_mode(f) : LED_HALTED, now);
+        if (led != f->led_on || !f->led_known) {
+            radio_led(led);
+            f->led_on = led;
+            f->led_known = true;
+        }
 
         uint32_t wait_ms = FIRMWARE_LOOP_MS;
         if (controller_ok) {
