@@ -8,9 +8,11 @@ persistence, so every session is gone) and measures, on the test's clock:
             MQTT (board event "published" after "mqtt connected")
   observed  broker listening again -> a subscriber that connected right
             after the restart receives that full state
-The sim runs with its default reconnect backoff (no overrides).
+The sim runs with its default reconnect backoff (no overrides). The client
+retries fast (after ~250 ms) only when the lost connection had been up for
+5 s, so rounds are spaced by --gap seconds (default 6).
 
-Usage: bench/recovery.py [--rounds N] [--kill]
+Usage: bench/recovery.py [--rounds N] [--gap S] [--kill]
 """
 import argparse
 import time
@@ -23,6 +25,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--kill", action="store_true", help="SIGKILL the broker instead of SIGTERM")
+    ap.add_argument("--gap", type=float, default=6.0, help="seconds connected before each restart")
     args = ap.parse_args()
 
     work = benchlib.workdir("recovery")
@@ -35,7 +38,7 @@ def main():
     try:
         sim.start()
         for _ in range(args.rounds):
-            time.sleep(0.5)
+            time.sleep(args.gap)
             mark = sim.board.events.mark()
             t_stop = time.monotonic()
             if args.kill:
