@@ -29,7 +29,11 @@ void mtc_tls_free(void *ptr);
  * the max_fragment_length extension, so the input buffer keeps the full
  * size by default; our own records are small MQTT packets. */
 #ifndef MBEDTLS_SSL_IN_CONTENT_LEN
+#if MTC_TLS_SMALL_RECORDS
+#define MBEDTLS_SSL_IN_CONTENT_LEN 4096   /* with max_fragment_length 4096 requested */
+#else
 #define MBEDTLS_SSL_IN_CONTENT_LEN 16384
+#endif
 #endif
 #ifndef MBEDTLS_SSL_OUT_CONTENT_LEN
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 2048

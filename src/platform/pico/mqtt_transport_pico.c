@@ -143,19 +143,26 @@ static err_t on_connected(void *arg, struct altcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
-/* The key exchange runs inside one lwIP callback, where the watchdog cannot
- * be fed: offer X25519 and P-256 before P-384 (about 2.5 times the work on a
+/* Settings lwIP's altcp_tls has no call for. The key exchange runs inside
+ * one lwIP callback: offer X25519 and P-256 before P-384 (about 2.5 times the work on a
  * Cortex-M0+), so a broker that follows our order picks a cheap curve. P-384
  * stays available for brokers and certificates that need it. The list lives
  * in the shared mbedTLS configuration that lwIP's altcp_tls owns; mbedTLS
  * 2.28 exposes it as ssl->conf. */
-static void tls_prefer_fast_curves(mbedtls_ssl_context *ssl)
+static void tls_tune_config(mbedtls_ssl_context *ssl)
 {
+    mbedtls_ssl_config *conf = (mbedtls_ssl_config *)ssl->conf;
     static const mbedtls_ecp_group_id preferred[] = {
         MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
         MBEDTLS_ECP_DP_NONE,
     };
-    mbedtls_ssl_conf_curves((mbedtls_ssl_config *)ssl->conf, preferred);
+    mbedtls_ssl_conf_curves(conf, preferred);
+#if MTC_TLS_SMALL_RECORDS
+    /* Built with 4 KB input records (MTC_TLS_SMALL_RECORDS=ON): ask the
+     * broker for records of at most 4 KB. A broker that ignores the request
+     * and sends a bigger record ends the handshake. */
+    mbedtls_ssl_conf_max_frag_len(conf, MBEDTLS_SSL_MAX_FRAG_LEN_4096);
+#endif
 }
 
 static void connect_to(mqtt_transport *t, const ip_addr_t *addr)
@@ -175,7 +182,7 @@ static void connect_to(mqtt_transport *t, const ip_addr_t *addr)
             report_down(t, now, MQTT_ERR_TLS);
             return;
         }
-        tls_prefer_fast_curves(ssl);
+        tls_tune_config(ssl);
     }
     altcp_arg(pcb, t);
     altcp_recv(pcb, on_recv);
