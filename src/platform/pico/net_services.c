@@ -83,6 +83,8 @@ static err_t on_body(void *arg, struct altcp_pcb *conn, struct pbuf *p, err_t er
         return ERR_OK;
     for (struct pbuf *q = p; q != NULL; q = q->next) {
         uint32_t room = (uint32_t)sizeof pi->body - 1 - pi->body_len;
+        if (q->len > room)
+            pi->body_too_long = true;   /* not a bare address: refused at the end */
         uint32_t n = q->len < room ? q->len : room;
         memcpy(pi->body + pi->body_len, q->payload, n);
         pi->body_len += n;
@@ -99,7 +101,8 @@ static void on_result(void *arg, httpc_result_t result, u32_t rx_len, u32_t stat
     public_ip *pi = arg;
     uint32_t now = to_ms_since_boot(get_absolute_time());
     pi->busy = false;
-    bool ok = result == HTTPC_RESULT_OK && status == 200 && body_is_address(pi->body, pi->body_len);
+    bool ok = result == HTTPC_RESULT_OK && status == 200 && !pi->body_too_long &&
+              body_is_address(pi->body, pi->body_len);
     if (!ok)
         printf("getip: failed (result %d, HTTP %lu)\n", (int)result, (unsigned long)status);
     deliver(pi, now, ok ? pi->body : NULL);
@@ -114,6 +117,7 @@ bool public_ip_request(public_ip *p, uint32_t now)
     settings.use_proxy = 0;
     settings.result_fn = on_result;
     p->body_len = 0;
+    p->body_too_long = false;
     p->answered = false;
     p->started_ms = now;
     httpc_state_t *conn = NULL;

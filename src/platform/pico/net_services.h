@@ -28,6 +28,7 @@ typedef struct {
     uint32_t started_ms;
     char body[PUBLIC_IP_MAX_BODY];
     uint32_t body_len;
+    bool body_too_long;
     public_ip_fn on_answer;
     void *ctx;
 } public_ip;
