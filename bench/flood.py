@@ -97,7 +97,8 @@ def main():
         sim.board.wait_mqtt("connected", 5, mark)
         time.sleep(3.2)                  # past the backlog window of that reconnect
         rss_before = peak_rss_kb(sim.proc.pid)
-        base = counter(sim.stats(), "messages")
+        before = sim.stats()
+        base = counter(before, "messages")
         mark = sim.board.events.mark()
         if args.mode == "backlog":
             sim.wifi(False)
@@ -134,6 +135,9 @@ def main():
         dict(what="publications (data-usage guard: 20 / 10 s)", value=len(published)),
         dict(what="cooldown / toggle / locked skips", value="{} / {} / {}".format(
             counter(stats, "cooldown_skips"), counter(stats, "toggle_skips"), counter(stats, "locked_skips"))),
+        dict(what="sim MQTT outages / protocol errors / dropped packets during the flood",
+             value=" / ".join(str(counter(stats, k) - counter(before, k))
+                              for k in ("mqtt_outages", "mqtt_protocol_errors", "mqtt_dropped_packets"))),
         dict(what="sim peak RSS before / after", value=f"{rss_before} / {rss_after} KiB"),
         dict(what="sim alive afterwards; exit code on SIGTERM", value=f"{alive}; {rc}"),
     ]
