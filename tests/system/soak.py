@@ -34,7 +34,9 @@ from faultproxy import FaultProxy  # noqa: E402
 from mqtt_env import CertAuthority, Mosquitto, Peer  # noqa: E402
 from probe import Probe, probe_args, probe_path  # noqa: E402
 
-BACKOFF = dict(backoff_first_ms=20, backoff_base_ms=50, backoff_max_ms=200, connect_timeout_ms=5000)
+# Short waits: a connection that lives less than the client's stability
+# time earns the growing backoff, so its cap sets the pace of a cycle.
+BACKOFF = dict(backoff_first_ms=20, backoff_base_ms=30, backoff_max_ms=60, connect_timeout_ms=5000)
 # ASan keeps freed blocks in a quarantine (256 MB by default), which would
 # show as RSS growth that is not ours; a small one keeps RSS meaningful.
 SOAK_ASAN = "detect_leaks=1:abort_on_error=1:quarantine_size_mb=4:malloc_context_size=10"
