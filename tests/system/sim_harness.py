@@ -7,10 +7,13 @@ Three pieces, all talking to real processes:
   * `Board`  - a client of the virtual-board socket: JSON lines in both directions,
                every event recorded with the time it arrived.
   * `Phone`  - a paho MQTT client on the device topic, playing the phone app.
+  * `Rig`    - a sim and a phone on a fresh topic of one broker (optionally
+               behind a fault proxy); `rig_factory` makes them for a test and
+               checks at teardown that every sim exits 0.
 
 Every wait has a deadline; nothing here sleeps "long enough" and hopes.
-Fixtures at the bottom are imported by the test modules (the broker fixtures come
-from conftest.py).
+The `rig_factory` fixture at the bottom is imported by the test modules (the
+broker and proxy fixtures come from conftest.py).
 """
 import json
 import os
@@ -36,7 +39,8 @@ ALL_PINS = CONTACTS + RELAYS + MOMENTARY
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "SUMMARY: UndefinedBehaviorSanitizer")
 
-# Sanitizer builds are several times slower; every deadline is scaled by this.
+# Every deadline is multiplied by this (MTC_TIME_SCALE=3 on a very slow machine);
+# the sanitizer build passes with the default on a loaded 2-core machine.
 SLOW = float(os.environ.get("MTC_TIME_SCALE", "1"))
 
 
