@@ -31,7 +31,8 @@ static void check_config(const config *c)
         used[c->relays[i].pin] = true;
         CHECK(c->relays[i].otp_count <= CONFIG_MAX_OTP_SECRETS);
         for (size_t k = 0; k < c->relays[i].otp_count; k++) {
-            CHECK(strlen(c->relays[i].otp[k]) >= CONFIG_OTP_SECRET_MIN);
+            CHECK(c->relays[i].otp_first + k < c->otp_total);
+            CHECK(strlen(c->otp_secrets[c->relays[i].otp_first + k]) >= CONFIG_OTP_SECRET_MIN);
         }
     }
     for (size_t i = 0; i < c->momentary_count; i++) {

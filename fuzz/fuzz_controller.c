@@ -90,7 +90,9 @@ static void example_config(config *cfg)
                                            .allow_backlog = true};
     cfg->momentary[1] = (config_momentary){.pin = 19, .active_low = true, .pulse_ms = 500};
     cfg->momentary[1].otp_count = 1;
-    strcpy(cfg->momentary[1].otp[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    cfg->momentary[1].otp_first = 0;
+    strcpy(cfg->otp_secrets[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    cfg->otp_total = 1;
     cfg->contact_count = 4;
     for (uint8_t i = 0; i < 4; i++) {
         cfg->contacts[i] = (config_contact){.pin = i,

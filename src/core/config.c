@@ -329,7 +329,7 @@ static const field mqtt_fields[] = {
 static const field relay_fields[] = {
     { "pin", K_PIN, C_NONE, true, offsetof(config_relay, pin), 0, 0, 0, NULL },
     FLAG(config_relay, active_low),
-    { "otp", K_OTP, C_NONE, false, offsetof(config_relay, otp), offsetof(config_relay, otp_count), 0, 0,
+    { "otp", K_OTP, C_NONE, false, offsetof(config_relay, otp_first), offsetof(config_relay, otp_count), 0, 0,
       NULL },
 };
 
@@ -338,7 +338,7 @@ static const field momentary_fields[] = {
     FLAG(config_momentary, active_low),
     NUM(config_momentary, pulse_ms, K_U32, 10, 60000),
     FLAG(config_momentary, allow_backlog),
-    { "otp", K_OTP, C_NONE, false, offsetof(config_momentary, otp), offsetof(config_momentary, otp_count),
+    { "otp", K_OTP, C_NONE, false, offsetof(config_momentary, otp_first), offsetof(config_momentary, otp_count),
       0, 0, NULL },
 };
 
@@ -405,6 +405,8 @@ _Static_assert(CONFIG_PATH_SIZE <= SCRATCH_SIZE && CONFIG_TOPIC_SIZE <= SCRATCH_
                "every string value must fit the walker's scratch buffer");
 _Static_assert(CONFIG_MAX_RELAYS <= 32 && CONFIG_MAX_MOMENTARY <= 32 && CONFIG_MAX_CONTACTS <= 32,
                "pin owners are stored as list << 5 | index");
+_Static_assert(CONFIG_MAX_OTP_TOTAL >= 1 && CONFIG_MAX_OTP_TOTAL <= 64,
+               "secret positions are stored in a uint8_t and the pool must hold at least one");
 
 typedef struct {
     const char *text;
@@ -412,6 +414,8 @@ typedef struct {
     config_errors *errors;
     size_t error_count;
     bool commit;                        /* second walk: store values */
+    config *root;                       /* where the commit walk stores */
+    size_t otp_used;                    /* secrets seen so far in this walk */
     bool have_username;
     bool have_password;
     uint8_t list_id;                    /* list entry being walked, for pin owners */
@@ -774,6 +778,15 @@ static void field_otp(walker *w, const field *f, size_t v, char *base)
         tb_put(&tb, " are supported");
         return;
     }
+    if (w->otp_used + arr->size > CONFIG_MAX_OTP_TOTAL) {
+        text_buf tb = error_at(w);
+        tb_put(&tb, "too many secrets: the configuration holds at most ");
+        tb_int(&tb, CONFIG_MAX_OTP_TOTAL);
+        tb_put(&tb, " in all relays together");
+        return;
+    }
+    size_t first = w->otp_used;
+    w->otp_used += arr->size;
     for (size_t i = 0; i < arr->size; i++) {
         size_t saved = path_push_index(w, i);
         const json_token *t = &w->tok[item];
@@ -785,13 +798,15 @@ static void field_otp(walker *w, const field *f, size_t v, char *base)
         } else if ((err = base32_error(w->scratch)) != NULL) {
             error1(w, err);
         } else if (w->commit) {
-            memcpy(base + f->offset + i * CONFIG_OTP_SECRET_SIZE, w->scratch, strlen(w->scratch) + 1);
+            memcpy(w->root->otp_secrets[first + i], w->scratch, strlen(w->scratch) + 1);
         }
         path_pop(w, saved);
         item = t->next;
     }
     if (w->commit) {
+        base[f->offset] = (char)(uint8_t)first;
         base[f->aux] = (char)(uint8_t)arr->size;
+        w->root->otp_total = (uint8_t)w->otp_used;
     }
 }
 
@@ -1056,12 +1071,15 @@ bool config_parse_tokens(const char *text, size_t len, config *out, config_error
     w.text = text;
     w.tok = tokens;
     w.commit = false;
+    w.root = out;
+    w.otp_used = 0;
     walk(&w, out);
     if (w.error_count > 0) {
         return false;
     }
     config_defaults(out);
     w.commit = true;
+    w.otp_used = 0;
     walk(&w, out);
     return true;
 }

@@ -25,6 +25,11 @@
 #define CONFIG_SSID_SIZE 33
 
 #define CONFIG_MAX_OTP_SECRETS 4    /* TOTP secrets per relay (one per client) */
+/* TOTP secrets in the whole configuration, shared by all relays: RAM on the
+ * RP2040 grows with this, not with relays x secrets per relay. */
+#ifndef CONFIG_MAX_OTP_TOTAL
+#define CONFIG_MAX_OTP_TOTAL 8
+#endif
 #define CONFIG_OTP_SECRET_MIN 16    /* base32 characters (80 bits) */
 #define CONFIG_OTP_SECRET_SIZE 65   /* up to 64 base32 characters + NUL */
 #define CONFIG_MAX_PIN 28           /* highest GPIO number on an RP2040 package we use */
@@ -50,8 +55,8 @@ typedef enum {
 typedef struct {
     uint8_t pin;
     bool active_low;                /* default true: common relay boards */
-    uint8_t otp_count;              /* secrets in otp[]; 0: no one-time code needed */
-    char otp[CONFIG_MAX_OTP_SECRETS][CONFIG_OTP_SECRET_SIZE]; /* base32 TOTP secrets, upper case */
+    uint8_t otp_first;              /* its secrets: config.otp_secrets[otp_first ...] */
+    uint8_t otp_count;              /* 0: no one-time code needed */
 } config_relay;
 
 typedef struct {
@@ -60,8 +65,8 @@ typedef struct {
     uint32_t pulse_ms;              /* default 2000 */
     bool allow_backlog;             /* default false: a press delivered in the backlog right after
                                        a (re)connect never pulses the relay */
+    uint8_t otp_first;
     uint8_t otp_count;
-    char otp[CONFIG_MAX_OTP_SECRETS][CONFIG_OTP_SECRET_SIZE];
 } config_momentary;
 
 typedef struct {
@@ -111,6 +116,9 @@ typedef struct {
     config_guards guards;
     int32_t publish_interval_s;        /* periodic full state; default 7200, -1 off */
     char public_ip_url[CONFIG_URL_SIZE]; /* http:// only; default "http://api.ipify.org" */
+    /* base32 TOTP secrets (upper case) of all relays, in file order */
+    char otp_secrets[CONFIG_MAX_OTP_TOTAL][CONFIG_OTP_SECRET_SIZE];
+    uint8_t otp_total;
 } config;
 
 typedef struct {

@@ -65,8 +65,10 @@ size_t ctl_otp_count(const controller *c, const controller_pin *p)
 const char *ctl_otp_secret(const controller *c, const controller_pin *p, size_t k)
 {
     if (k >= ctl_otp_count(c, p)) return "";
-    if (p->kind == CONTROLLER_PIN_RELAY) return c->cfg->relays[p->index].otp[k];
-    return c->cfg->momentary[p->index].otp[k];
+    size_t first = p->kind == CONTROLLER_PIN_RELAY ? c->cfg->relays[p->index].otp_first
+                                                    : c->cfg->momentary[p->index].otp_first;
+    if (first + k >= CONFIG_MAX_OTP_TOTAL) return "";
+    return c->cfg->otp_secrets[first + k];
 }
 
 bool ctl_active_low(const controller *c, const controller_pin *p)

@@ -128,8 +128,8 @@ static void test_full(void **state)
     assert_int_equal(cfg.relays[0].pin, 16);
     assert_false(cfg.relays[0].active_low);
     assert_int_equal(cfg.relays[0].otp_count, 2);
-    assert_string_equal(cfg.relays[0].otp[0], "JBSWY3DPEHPK3PXP");
-    assert_string_equal(cfg.relays[0].otp[1], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    assert_string_equal(cfg.otp_secrets[cfg.relays[0].otp_first + 0], "JBSWY3DPEHPK3PXP");
+    assert_string_equal(cfg.otp_secrets[cfg.relays[0].otp_first + 1], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
     assert_int_equal(cfg.relays[1].pin, 17);
     assert_true(cfg.relays[1].active_low);
     assert_int_equal(cfg.relays[1].otp_count, 0);
@@ -627,15 +627,27 @@ static void test_otp(void **state)
     expect_ok("{" MQTT_OK ",\"momentary\":[{\"pin\":18,\"otp\":[\"JBSWY3DPEHPK3PXP\",\"jbswy3dpehpk3pxp\","
               "\"MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U\",\"MFRGGZDFMZTWQ2LKNM======\"]}]}");
     assert_int_equal(cfg.momentary[0].otp_count, 4);
-    assert_string_equal(cfg.momentary[0].otp[1], "JBSWY3DPEHPK3PXP");
-    assert_string_equal(cfg.momentary[0].otp[3], "MFRGGZDFMZTWQ2LKNM======");
+    assert_string_equal(cfg.otp_secrets[cfg.momentary[0].otp_first + 1], "JBSWY3DPEHPK3PXP");
+    assert_string_equal(cfg.otp_secrets[cfg.momentary[0].otp_first + 3], "MFRGGZDFMZTWQ2LKNM======");
+    /* Secrets are counted over all relays together */
+    expect_ok("{" MQTT_OK ",\"relays\":[{\"pin\":16,\"otp\":[\"JBSWY3DPEHPK3PXP\",\"GEZDGNBVGY3TQOJQ\"]}],"
+              "\"momentary\":[{\"pin\":18,\"otp\":[\"MFRGGZDFMZTWQ2LK\",\"JBSWY3DPEHPK3PXP\",\"GEZDGNBVGY3TQOJQ\","
+              "\"MFRGGZDFMZTWQ2LK\"]},{\"pin\":19,\"otp\":[\"JBSWY3DPEHPK3PXP\",\"GEZDGNBVGY3TQOJQ\"]}]}");
+    assert_int_equal(cfg.otp_total, 8);
+    assert_int_equal(cfg.momentary[1].otp_first, 6);
+    assert_string_equal(cfg.otp_secrets[cfg.momentary[0].otp_first], "MFRGGZDFMZTWQ2LK");
+    expect_error("{" MQTT_OK ",\"relays\":[{\"pin\":16,\"otp\":[\"JBSWY3DPEHPK3PXP\",\"GEZDGNBVGY3TQOJQ\"]}],"
+                 "\"momentary\":[{\"pin\":18,\"otp\":[\"MFRGGZDFMZTWQ2LK\",\"JBSWY3DPEHPK3PXP\",\"GEZDGNBVGY3TQOJQ\","
+                 "\"MFRGGZDFMZTWQ2LK\"]},{\"pin\":19,\"otp\":[\"JBSWY3DPEHPK3PXP\",\"GEZDGNBVGY3TQOJQ\","
+                 "\"MFRGGZDFMZTWQ2LK\"]}]}",
+                 "momentary[1].otp", "at most 8 in all relays together");
     /* 64 characters is the longest */
     char s64[65];
     memset(s64, 'A', 64);
     s64[64] = '\0';
     snprintf(text, sizeof text, "{" MQTT_OK ",\"relays\":[{\"pin\":1,\"otp\":[\"%s\"]}]}", s64);
     expect_ok(text);
-    assert_string_equal(cfg.relays[0].otp[0], s64);
+    assert_string_equal(cfg.otp_secrets[cfg.relays[0].otp_first + 0], s64);
     snprintf(text, sizeof text, "{" MQTT_OK ",\"relays\":[{\"pin\":1,\"otp\":[\"%sA\"]}]}", s64);
     expect_error(text, "relays[0].otp[0]", "must have 16 to 64 base32 characters");
     expect_ok("{" MQTT_OK ",\"relays\":[{\"pin\":1,\"otp\":[]}]}");
@@ -719,14 +731,21 @@ static void test_small_token_array(void **state)
     int p = 0;
     const char *otp = "\"JBSWY3DPEHPK3PXP\"";
     for (int i = 0; i < CONFIG_MAX_RELAYS; i++) {
-        n += (size_t)snprintf(text + n, sizeof text - n, "%s{\"pin\":%d,\"active_low\":true,\"otp\":[%s,%s,%s,%s]}",
-                              i ? "," : "", pins[p++], otp, otp, otp, otp);
+        /* the first two relays use up all CONFIG_MAX_OTP_TOTAL secrets */
+        if (i < 2) {
+            n += (size_t)snprintf(text + n, sizeof text - n,
+                                  "%s{\"pin\":%d,\"active_low\":true,\"otp\":[%s,%s,%s,%s]}",
+                                  i ? "," : "", pins[p++], otp, otp, otp, otp);
+        } else {
+            n += (size_t)snprintf(text + n, sizeof text - n, ",{\"pin\":%d,\"active_low\":true,\"otp\":[]}",
+                                  pins[p++]);
+        }
     }
     n += (size_t)snprintf(text + n, sizeof text - n, "],\"momentary\":[");
     for (int i = 0; i < CONFIG_MAX_MOMENTARY; i++) {
         n += (size_t)snprintf(text + n, sizeof text - n,
                               "%s{\"pin\":%d,\"active_low\":true,\"pulse_ms\":100,\"allow_backlog\":false,"
-                              "\"otp\":[%s,%s,%s,%s]}", i ? "," : "", pins[p++], otp, otp, otp, otp);
+                              "\"otp\":[]}", i ? "," : "", pins[p++]);
     }
     n += (size_t)snprintf(text + n, sizeof text - n, "],\"contacts\":[");
     for (int i = 0; i < 10; i++) {
@@ -738,7 +757,9 @@ static void test_small_token_array(void **state)
     assert_true(n < sizeof text);
     expect_ok(text);
     assert_int_equal(cfg.contact_count, 10);
-    assert_int_equal(cfg.momentary[7].otp_count, 4);
+    assert_int_equal(cfg.relays[1].otp_count, 4);
+    assert_int_equal(cfg.relays[1].otp_first, 4);
+    assert_int_equal(cfg.otp_total, CONFIG_MAX_OTP_TOTAL);
 }
 
 static void test_format(void **state)

@@ -46,7 +46,7 @@ static void test_optional_callbacks_missing(void **state)
     p.unix_time = NULL;
     p.hmac_sha1 = NULL;
     CFG.relays[0].otp_count = 1;
-    strcpy(CFG.relays[0].otp[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    CFG.relays[0].otp_first = 0; strcpy(CFG.otp_secrets[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
     assert_true(controller_init(&C, &CFG, &p, &F, 0));
     connect_at(5000);
     expect_last("\"TIME\":\"up 5s\"");
@@ -144,7 +144,7 @@ static void test_deadlines(void **state)
     (void)state;
     CFG.publish_interval_s = 0x7fffffff; /* beyond the 32-bit clock: clamped */
     CFG.momentary[0].otp_count = 1;
-    strcpy(CFG.momentary[0].otp[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    CFG.momentary[0].otp_first = 0; strcpy(CFG.otp_secrets[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
     start_at(0);
     connect_at(0);
     at(5000);
@@ -152,7 +152,7 @@ static void test_deadlines(void **state)
     /* A grant expires: the deadline says when. */
     F.now = 6000;
     char payload[32];
-    snprintf(payload, sizeof payload, "{\"MFA\":%u}", code_for(CFG.momentary[0].otp[0], 0));
+    snprintf(payload, sizeof payload, "{\"MFA\":%u}", code_for(CFG.otp_secrets[0], 0));
     msg(6000, payload);
     assert_int_equal(controller_next_deadline(&C, 6000), CONTROLLER_MFA_GRANT_MS);
     at(36000);
@@ -169,7 +169,7 @@ static void test_lockout_is_capped(void **state)
 {
     (void)state;
     CFG.momentary[0].otp_count = 1;
-    strcpy(CFG.momentary[0].otp[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    CFG.momentary[0].otp_first = 0; strcpy(CFG.otp_secrets[0], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
     start_at(0);
     connect_at(0);
     uint32_t t = 10000;

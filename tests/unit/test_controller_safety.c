@@ -109,11 +109,14 @@ static void test_dup_flag_first_delivery_is_applied(void **state)
 
 static void with_secrets(void)
 {
+    CFG.momentary[0].otp_first = 0;
     CFG.momentary[0].otp_count = 1;
-    strcpy(CFG.momentary[0].otp[0], SECRET_A);
+    strcpy(CFG.otp_secrets[0], SECRET_A);
+    CFG.relays[0].otp_first = 1;
     CFG.relays[0].otp_count = 2;
-    strcpy(CFG.relays[0].otp[0], SECRET_B);
-    strcpy(CFG.relays[0].otp[1], SECRET_A);
+    strcpy(CFG.otp_secrets[1], SECRET_B);
+    strcpy(CFG.otp_secrets[2], SECRET_A);
+    CFG.otp_total = 3;
     start_at(1000);
     connect_at(1000);
 }

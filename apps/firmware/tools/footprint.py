@@ -18,7 +18,9 @@ import sys
 OURS = ("src/core/", "src/platform/pico/", "apps/firmware/")
 GENERATED = "/generated/firmware_config"
 # The parsed configuration (a core struct whose size the core's CONFIG_MAX_*
-# limits decide) is shown on its own line and kept out of the checked total.
+# limits decide) is shown on its own line; it counts in the checked RAM. The
+# embedded config JSON and CA (the user's data, not code) are kept out of the
+# checked flash.
 CONFIG_STORE = "apps/firmware/config_store.c"
 ROOT = ""
 ENTRY = re.compile(r"^\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(\S+\.o(?:bj)?)\s*$")
@@ -104,30 +106,34 @@ def main():
     flash = sum(r[1] for r in code_rows)
     ram = sum(r[2] for r in code_rows)
     cfg_flash = sum(r[1] for r in rows if "firmware_config" in r[0])
+    checked_ram = ram + store_ram
     if args.markdown:
         print("| object | flash (text+rodata+data) | static RAM (data+bss) |")
         print("|---|---:|---:|")
         for r in rows:
             print(f"| {r[0]} | {r[1]} | {r[2]} |")
-        print(f"| **our code** (without the configuration) | **{flash}** | **{ram}** |")
-        print(f"| our code with the parsed configuration | {flash + cfg_flash} | {ram + store_ram} |")
+        print(f"| our code without the configuration | {flash} | {ram} |")
+        print(f"| **checked**: flash without the embedded configuration, RAM with the parsed one | **{flash}** | **{checked_ram}** |")
+        print(f"| all of ours, with the embedded configuration and CA | {flash + cfg_flash} | {checked_ram} |")
     else:
         print(f"{'object':52} {'flash':>8} {'RAM':>8} {'data':>6} {'bss':>6}")
         for r in rows:
             print(f"{r[0]:52} {r[1]:8} {r[2]:8} {r[3]:6} {r[4]:6}")
-        print(f"{'our code (checked; without the configuration)':52} {flash:8} {ram:8}")
-        print(f"{'+ embedded config JSON + CA (flash)':52} {cfg_flash:8}")
+        print(f"{'our code without the configuration':52} {flash:8} {ram:8}")
         print(f"{'+ parsed configuration (RAM, config_store.c)':52} {'':8} {store_ram:8}")
-        print(f"{'all of ours':52} {flash + cfg_flash:8} {ram + store_ram:8}")
+        print(f"{'checked (flash without, RAM with the configuration)':52} {flash:8} {checked_ram:8}")
+        print(f"{'+ embedded config JSON + CA (flash)':52} {cfg_flash:8}")
+        print(f"{'all of ours':52} {flash + cfg_flash:8} {checked_ram:8}")
     failed = False
     if args.max_flash and flash > args.max_flash:
         print(f"footprint: our code uses {flash} bytes of flash, limit {args.max_flash}", file=sys.stderr)
         failed = True
-    if args.max_ram and ram > args.max_ram:
-        print(f"footprint: our code uses {ram} bytes of static RAM, limit {args.max_ram}", file=sys.stderr)
+    if args.max_ram and checked_ram > args.max_ram:
+        print(f"footprint: our code and its parsed configuration use {checked_ram} bytes of static RAM, "
+              f"limit {args.max_ram}", file=sys.stderr)
         failed = True
     if not failed and (args.max_flash or args.max_ram):
-        print(f"footprint: within limits (flash {flash} <= {args.max_flash}, RAM {ram} <= {args.max_ram})")
+        print(f"footprint: within limits (flash {flash} <= {args.max_flash}, RAM {checked_ram} <= {args.max_ram})")
     return 1 if failed else 0
 
 
