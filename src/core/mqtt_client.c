@@ -75,7 +75,15 @@ static void fill_connect(const mqtt_client *c, bool clean, mqtt_connect_options 
     o->keepalive_s = cfg->keepalive_s;
 }
 
-/* Leaves the connection: reports it and waits for the platform to close it. */
+static void count(uint8_t *n)
+{
+    if (*n < UINT8_MAX) {
+        (*n)++;
+    }
+}
+
+/* Leaves the connection: reports it, classifies the failure for the retry
+ * policy (mqtt_client.h) and waits for the platform to close it. */
 static void lose(mqtt_client *c, uint32_t now, mqtt_status reason)
 {
     mqtt_event e;
@@ -87,17 +95,28 @@ static void lose(mqtt_client *c, uint32_t now, mqtt_status reason)
         if (reason != MQTT_OK) {
             c->stats.outages++;
         }
-        if ((uint32_t)(now - c->state_since) >= MQTT_STABLE_CONNECTION_MS) {
-            c->attempt = 0; /* the next retry is the fast first one */
-        } else if (c->attempt < UINT8_MAX) {
-            c->attempt++; /* accepted, then dropped at once: keep backing off */
+        /* c->stable is set by step(), so a connection up for more than the
+         * 49-day wrap of the clock still counts as stable. A missing SUBACK
+         * never makes a session good. */
+        if ((c->stable || due(now, c->state_since + MQTT_STABLE_CONNECTION_MS)) &&
+            reason != MQTT_ERR_TIMEOUT) {
+            c->short_sessions = 0;
+        } else {
+            count(&c->short_sessions);
         }
+        c->fast_retry = true;
+        c->expensive = c->short_sessions > 1u;
     } else {
         e.type = MQTT_EVENT_CONNECT_FAILED;
         e.u.connack_code = reason == MQTT_ERR_REFUSED ? c->last_connack_code : 0;
         c->stats.connect_failures++;
-        if (c->attempt < UINT8_MAX) {
-            c->attempt++;
+        /* The transport could not be opened: nobody paid for it, and a broker
+         * that is down is not dropping our sessions. */
+        c->expensive = c->state != MQTT_STATE_OPENING || reason == MQTT_ERR_TLS;
+        if (c->expensive) {
+            count(&c->attempt);
+        } else {
+            c->short_sessions = 0;
         }
     }
     c->state = MQTT_STATE_CLOSING;
@@ -111,24 +130,37 @@ static void protocol_error(mqtt_client *c, uint32_t now)
     lose(c, now, MQTT_ERR_PROTOCOL);
 }
 
-static uint32_t backoff_delay(mqtt_client *c)
+/* base doubled n - 1 times, capped, with jitter: uniform in [d/2, d], so that
+ * many devices do not retry in step. */
+static uint32_t jittered(mqtt_client *c, uint32_t d, uint8_t n)
 {
     const mqtt_client_config *cfg = &c->cfg;
-    uint32_t d = cfg->backoff_first_ms;
-    if (c->attempt > 0) {
-        d = cfg->backoff_base_ms;
-        for (uint8_t i = 1; i < c->attempt && d < cfg->backoff_max_ms; i++) {
-            d *= 2u; /* d < max <= MQTT_MAX_DELAY_MS: no overflow */
-        }
+    for (uint8_t i = 1; i < n && d < cfg->backoff_max_ms; i++) {
+        d *= 2u; /* d < max <= MQTT_MAX_DELAY_MS: no overflow */
     }
     if (d > cfg->backoff_max_ms) {
         d = cfg->backoff_max_ms;
     }
-    /* Jitter: uniform in [d/2, d], so that many devices do not retry in step. */
     c->rng ^= c->rng << 13;
     c->rng ^= c->rng >> 17;
     c->rng ^= c->rng << 5;
-    d = d / 2u + c->rng % (d - d / 2u + 1u);
+    return d / 2u + c->rng % (d - d / 2u + 1u);
+}
+
+static uint32_t backoff_delay(mqtt_client *c)
+{
+    const mqtt_client_config *cfg = &c->cfg;
+    uint32_t d;
+    if (c->expensive) {
+        uint8_t n = c->attempt;
+        if (c->short_sessions > n) {
+            n = (uint8_t)(c->short_sessions - 1u);
+        }
+        d = jittered(c, cfg->backoff_base_ms, n);
+    } else {
+        d = jittered(c, c->fast_retry ? cfg->backoff_first_ms : cfg->backoff_base_ms, 1);
+    }
+    c->fast_retry = false;
     if (c->last_error == MQTT_ERR_REFUSED &&
         (c->last_connack_code == MQTT_CONNACK_BAD_CREDENTIALS ||
          c->last_connack_code == MQTT_CONNACK_NOT_AUTHORIZED) &&
@@ -140,13 +172,14 @@ static uint32_t backoff_delay(mqtt_client *c)
 
 /* Queues what the connection still owes: the next SUBSCRIBE, then stored QoS1
  * publications not yet written to this connection, oldest first. */
-static void flush(mqtt_client *c)
+static void flush(mqtt_client *c, uint32_t now)
 {
     if (c->state != MQTT_STATE_CONNECTED) {
         return;
     }
     if (c->subscribe_packet_id == 0 && c->subscribe_index < MQTT_MAX_SUBSCRIPTIONS &&
-        c->cfg.subscriptions[c->subscribe_index] != NULL) {
+        c->cfg.subscriptions[c->subscribe_index] != NULL &&
+        (!c->subscribe_wait || due(now, c->subscribe_deadline))) {
         uint16_t id = new_packet_id(c);
         size_t n = 0;
         if (mqtt_encode_subscribe(c->buf.tx + c->tx_len, c->buf.tx_size - c->tx_len, id,
@@ -154,6 +187,8 @@ static void flush(mqtt_client *c)
                                   c->cfg.subscription_qos, &n) == MQTT_OK) {
             c->tx_len += n;
             c->subscribe_packet_id = id;
+            c->subscribe_wait = false;
+            c->subscribe_deadline = now + c->cfg.connect_timeout_ms;
         }
     }
     for (size_t i = 0; i < MQTT_MAX_INFLIGHT && c->inflight[i].used; i++) {
@@ -182,6 +217,9 @@ static void reset_connection(mqtt_client *c)
     c->ping_outstanding = false;
     c->subscribe_packet_id = 0;
     c->subscribe_index = 0;
+    c->subscribe_wait = false;
+    c->subscribe_refusals = 0;
+    c->stable = false;
     for (size_t i = 0; i < MQTT_MAX_INFLIGHT; i++) {
         c->inflight[i].sent = 0;
     }
@@ -247,6 +285,7 @@ void mqtt_client_start(mqtt_client *c, uint32_t now)
         c->state_since = now;
         c->deadline = now;
         c->attempt = 0;
+        c->short_sessions = 0;
     }
 }
 
@@ -277,9 +316,17 @@ void mqtt_client_stop(mqtt_client *c, uint32_t now)
     }
 }
 
+/* A ping goes out a tenth of the keepalive early, so that a late wake-up
+ * never stretches the interval past the keepalive. */
+static uint32_t ping_interval(uint32_t ka_ms)
+{
+    return ka_ms - ka_ms / 10u;
+}
+
 mqtt_action mqtt_client_step(mqtt_client *c, uint32_t now)
 {
     uint32_t ka_ms = c->cfg.keepalive_s * 1000u;
+    uint32_t ping_ms = ping_interval(ka_ms);
     switch (c->state) {
     case MQTT_STATE_WAIT_RETRY:
         if (due(now, c->deadline)) {
@@ -297,15 +344,22 @@ mqtt_action mqtt_client_step(mqtt_client *c, uint32_t now)
         }
         break;
     case MQTT_STATE_CONNECTED:
+        if (due(now, c->state_since + MQTT_STABLE_CONNECTION_MS)) {
+            c->stable = true;
+        }
         if (ka_ms != 0 && due(now, c->last_rx + ka_ms + ka_ms / 2u)) {
             lose(c, now, MQTT_ERR_KEEPALIVE);
             break;
         }
-        /* Ping when we have sent nothing for a keepalive period (the broker
-         * needs to hear from us), or heard nothing (we need to hear from it:
-         * QoS0 traffic out gets no answer). */
-        if (ka_ms != 0 && ((c->tx_len == 0 && due(now, c->last_tx + ka_ms)) ||
-                           (!c->ping_outstanding && due(now, c->last_rx + ka_ms)))) {
+        if (c->subscribe_packet_id != 0 && due(now, c->subscribe_deadline)) {
+            lose(c, now, MQTT_ERR_TIMEOUT); /* a broker that never answers SUBSCRIBE */
+            break;
+        }
+        /* Ping when we have sent nothing for most of a keepalive period (the
+         * broker needs to hear from us within it), or heard nothing (we need
+         * to hear from it: QoS0 traffic out gets no answer). */
+        if (ka_ms != 0 && ((c->tx_len == 0 && due(now, c->last_tx + ping_ms)) ||
+                           (!c->ping_outstanding && due(now, c->last_rx + ping_ms)))) {
             size_t n = 0;
             if (mqtt_encode_pingreq(c->buf.tx + c->tx_len, c->buf.tx_size - c->tx_len, &n) ==
                 MQTT_OK) {
@@ -315,7 +369,7 @@ mqtt_action mqtt_client_step(mqtt_client *c, uint32_t now)
                 c->last_tx = now;
             }
         }
-        flush(c);
+        flush(c, now);
         break;
     default:
         break;
@@ -335,8 +389,8 @@ uint32_t mqtt_client_next_deadline(const mqtt_client *c, uint32_t now)
         break;
     case MQTT_STATE_CONNECTED:
         if (ka_ms != 0) {
-            uint32_t ping_tx = c->last_tx + ka_ms;
-            uint32_t ping_rx = c->last_rx + ka_ms;
+            uint32_t ping_tx = c->last_tx + ping_interval(ka_ms);
+            uint32_t ping_rx = c->last_rx + ping_interval(ka_ms);
             t = c->last_rx + ka_ms + ka_ms / 2u; /* dead */
             if (c->tx_len == 0 && (int32_t)(ping_tx - t) < 0) {
                 t = ping_tx;
@@ -344,6 +398,10 @@ uint32_t mqtt_client_next_deadline(const mqtt_client *c, uint32_t now)
             if (!c->ping_outstanding && (int32_t)(ping_rx - t) < 0) {
                 t = ping_rx;
             }
+        }
+        if ((c->subscribe_packet_id != 0 || c->subscribe_wait) &&
+            (int32_t)(c->subscribe_deadline - t) < 0) {
+            t = c->subscribe_deadline;
         }
         break;
     case MQTT_STATE_CLOSING:
@@ -436,12 +494,13 @@ static void on_connack(mqtt_client *c, uint32_t now, const mqtt_packet *pk)
     c->had_accepted_connect = true;
     c->last_connack_code = 0;
     c->stats.connects++;
+    c->attempt = 0; /* transport, TLS and credentials work */
     mqtt_event e;
     memset(&e, 0, sizeof e);
     e.type = MQTT_EVENT_CONNECTED;
     e.u.connected.session_present = pk->u.connack.session_present;
     emit(c, &e);
-    flush(c);
+    flush(c, now);
 }
 
 static void on_puback(mqtt_client *c, uint32_t now, uint16_t id)
@@ -468,10 +527,13 @@ static void on_puback(mqtt_client *c, uint32_t now, uint16_t id)
         e.type = MQTT_EVENT_PUBLISH_ACKED;
         e.u.packet_id = id;
         emit(c, &e);
-        flush(c);
+        flush(c, now);
         return;
     }
-    protocol_error(c, now); /* a PUBACK for nothing we stored */
+    /* A PUBACK for nothing we stored: the broker acked a packet twice (a
+     * stored one acked right after CONNACK, then its re-sent copy). Harmless;
+     * counted and ignored. */
+    c->stats.stray_pubacks++;
 }
 
 static void on_packet(mqtt_client *c, uint32_t now)
@@ -516,14 +578,25 @@ static void on_packet(mqtt_client *c, uint32_t now)
             (granted != 0x80u && granted > c->cfg.subscription_qos)) {
             break;
         }
-        e.type = granted == 0x80u ? MQTT_EVENT_SUBSCRIBE_FAILED : MQTT_EVENT_SUBSCRIBED;
+        e.type = MQTT_EVENT_SUBSCRIBED;
         e.u.suback.packet_id = pk.u.suback.packet_id;
         e.u.suback.index = c->subscribe_index;
         e.u.suback.granted_qos = granted;
         c->subscribe_packet_id = 0;
-        c->subscribe_index++;
+        if (granted == 0x80u) {
+            /* Refused: the same filter again later, backing off. */
+            e.type = MQTT_EVENT_SUBSCRIBE_FAILED;
+            c->stats.subscribe_refusals++;
+            count(&c->subscribe_refusals);
+            c->subscribe_wait = true;
+            c->subscribe_deadline =
+                now + jittered(c, c->cfg.backoff_base_ms, c->subscribe_refusals);
+        } else {
+            c->subscribe_refusals = 0;
+            c->subscribe_index++;
+        }
         emit(c, &e);
-        flush(c);
+        flush(c, now);
         return;
     }
     case MQTT_PINGRESP:
@@ -650,14 +723,13 @@ void mqtt_client_output_done(mqtt_client *c, uint32_t now, size_t sent)
     memmove(c->buf.tx, c->buf.tx + sent, c->tx_len - sent);
     c->tx_len -= sent;
     c->last_tx = now;
-    flush(c);
+    flush(c, now);
 }
 
 mqtt_status mqtt_client_publish(mqtt_client *c, uint32_t now, const char *topic,
                                 const uint8_t *payload, size_t payload_len,
                                 uint8_t qos, bool retain, uint16_t *packet_id)
 {
-    (void)now;
     const char *nul = topic ? memchr(topic, '\0', MQTT_MAX_TOPIC_LEN + 1u) : NULL;
     if (nul == NULL || qos > 1u) {
         return MQTT_ERR_BAD_ARGUMENT;
@@ -708,7 +780,7 @@ mqtt_status mqtt_client_publish(mqtt_client *c, uint32_t now, const char *topic,
     if (packet_id != NULL) {
         *packet_id = p.packet_id;
     }
-    flush(c);
+    flush(c, now);
     return MQTT_OK;
 }
 

@@ -43,12 +43,21 @@
 #define MQTT_MAX_SUBSCRIPTIONS 4
 #endif
 
-/* A connection must stay up this long before a loss earns the fast first
- * retry again; a broker that accepts and drops at once gets the full backoff. */
+/* A connection that stayed up this long is stable: its loss earns the fast
+ * first retry. Sessions dropped sooner, twice or more in a row with no
+ * refused connect between them (a broker that accepts and drops), back off. */
 #ifndef MQTT_STABLE_CONNECTION_MS
 #define MQTT_STABLE_CONNECTION_MS 5000u
 #endif
 
+/* Retry policy (docs/mqtt-client.md):
+ *   cheap failures - the transport could not be opened (refused, reset,
+ *     unreachable, DNS, open timeout): retry every backoff_base_ms, jittered,
+ *     never slower; the first retry after losing a stable connection comes
+ *     after backoff_first_ms;
+ *   expensive failures - TLS handshake, CONNACK refused or missing, protocol
+ *     errors, SUBACK missing, sessions dropped soon after CONNACK again and
+ *     again: exponential from backoff_base_ms to backoff_max_ms. */
 typedef enum {
     MQTT_SESSION_CLEAN = 0,      /* clean session on every connect */
     MQTT_SESSION_PERSISTENT,     /* never clean */
@@ -84,9 +93,9 @@ typedef struct {
     bool will_retain;
     const char *subscriptions[MQTT_MAX_SUBSCRIPTIONS]; /* filters, NULL-terminated if fewer */
     uint8_t subscription_qos;         /* requested QoS for all of them */
-    uint32_t connect_timeout_ms;      /* transport open + CONNACK; 0: 10000 */
+    uint32_t connect_timeout_ms;      /* transport open + CONNACK, and SUBACK; 0: 10000 */
     uint32_t backoff_first_ms;        /* first retry after a loss; 0: 250 */
-    uint32_t backoff_base_ms;         /* second retry, doubling after; 0: 1000 */
+    uint32_t backoff_base_ms;         /* cheap retries; expensive ones double from it; 0: 1000 */
     uint32_t backoff_max_ms;          /* cap; 0: 60000 */
     uint32_t backoff_refused_ms;      /* minimum wait after bad credentials / not authorized; 0: 60000 */
 } mqtt_client_config;
@@ -98,7 +107,7 @@ typedef enum {
     MQTT_EVENT_MESSAGE,          /* incoming PUBLISH; u.message */
     MQTT_EVENT_PUBLISH_ACKED,    /* PUBACK for one of ours; u.packet_id */
     MQTT_EVENT_SUBSCRIBED,       /* SUBACK granted; u.suback */
-    MQTT_EVENT_SUBSCRIBE_FAILED, /* SUBACK 0x80; u.suback */
+    MQTT_EVENT_SUBSCRIBE_FAILED, /* SUBACK 0x80; u.suback; retried with backoff on this connection */
     MQTT_EVENT_PACKET_DROPPED,   /* incoming packet larger than the rx buffer, skipped; u.dropped_len */
 } mqtt_event_type;
 
@@ -148,6 +157,8 @@ typedef struct {
     uint32_t connect_failures;
     uint32_t protocol_errors;
     uint32_t dropped_packets;
+    uint32_t stray_pubacks;           /* PUBACKs for nothing stored: counted and ignored */
+    uint32_t subscribe_refusals;      /* SUBACK 0x80 */
 } mqtt_client_stats;
 
 typedef struct {
@@ -165,7 +176,11 @@ typedef struct {
     uint32_t ping_sent_at;
     bool had_accepted_connect;        /* for MQTT_SESSION_CLEAN_FIRST */
     bool reopen_persistent;           /* clean-first: reconnect at once, persistent */
-    uint8_t attempt;                  /* consecutive failed attempts, for backoff */
+    uint8_t attempt;                  /* consecutive expensive failures, for backoff */
+    uint8_t short_sessions;           /* consecutive sessions dropped soon after CONNACK */
+    bool stable;                      /* the current connection passed MQTT_STABLE_CONNECTION_MS */
+    bool expensive;                   /* the last failure backs off exponentially */
+    bool fast_retry;                  /* next retry is the first after losing a connection */
     mqtt_status last_error;
     uint8_t last_connack_code;
 
@@ -177,6 +192,9 @@ typedef struct {
 
     uint16_t next_packet_id;
     uint16_t subscribe_packet_id;     /* SUBSCRIBE awaiting its SUBACK, 0: none */
+    uint32_t subscribe_deadline;      /* SUBACK due by, or the retry of a refused SUBSCRIBE */
+    bool subscribe_wait;              /* a refused SUBSCRIBE waits for subscribe_deadline */
+    uint8_t subscribe_refusals;       /* in a row on this connection, for its backoff */
     uint8_t subscribe_index;          /* next configured filter to subscribe */
     bool clean_requested;             /* clean-session flag of the current CONNECT */
     bool stopping;                    /* mqtt_client_stop(): go idle once the transport is down */

@@ -341,10 +341,38 @@ static void test_backoff_bounds(void **state)
         assert_int_equal(mqtt_client_init(&h.c, &h.cfg, &b, on_event, &h, seed * 7919u), MQTT_OK);
         uint32_t now = 0;
         mqtt_client_start(&h.c, now);
+        /* Cheap failures (the transport did not open: refused, reset,
+         * unreachable, open timeout) retry at the base rate, never slower. */
+        for (size_t k = 0; k < 12; k++) {
+            assert_int_equal(mqtt_client_step(&h.c, now), MQTT_ACTION_OPEN);
+            mqtt_client_transport_down(&h.c, now, MQTT_ERR_TRANSPORT);
+            uint32_t wait = h.c.deadline - now;
+            assert_true(wait >= 500 && wait <= 1000);
+            now += wait;
+        }
+        assert_int_equal(mqtt_client_step(&h.c, now), MQTT_ACTION_OPEN);
+        assert_int_equal(mqtt_client_step(&h.c, now + 5000), MQTT_ACTION_CLOSE);
+        mqtt_client_transport_down(&h.c, now + 5000, MQTT_ERR_TIMEOUT);
+        now += 5000;
+        assert_true(h.c.deadline - now >= 500 && h.c.deadline - now <= 1000);
+        now = h.c.deadline;
+        /* Expensive ones (TLS handshake, CONNACK refused or missing) double to
+         * the cap; a cheap failure in between does not reset them. */
         uint32_t nominal[] = {1000, 2000, 4000, 8000, 16000, 16000, 16000};
         for (size_t k = 0; k < sizeof nominal / sizeof nominal[0]; k++) {
             assert_int_equal(mqtt_client_step(&h.c, now), MQTT_ACTION_OPEN);
-            mqtt_client_transport_down(&h.c, now, MQTT_ERR_TRANSPORT);
+            if (k == 3) {
+                mqtt_client_transport_down(&h.c, now, MQTT_ERR_TRANSPORT);
+                assert_true(h.c.deadline - now <= 1000);
+                now = h.c.deadline;
+                assert_int_equal(mqtt_client_step(&h.c, now), MQTT_ACTION_OPEN);
+            }
+            if (k % 2 == 0) {
+                mqtt_client_transport_down(&h.c, now, MQTT_ERR_TLS);
+            } else {
+                mqtt_client_transport_up(&h.c, now);
+                mqtt_client_transport_down(&h.c, now, MQTT_ERR_CLOSED); /* before CONNACK */
+            }
             uint32_t wait = h.c.deadline - now;
             assert_true(wait >= nominal[k] / 2 && wait <= nominal[k]);
             now += wait;
@@ -372,13 +400,13 @@ static void test_backoff_bounds(void **state)
     mqtt_client_transport_down(&h.c, MQTT_STABLE_CONNECTION_MS, MQTT_ERR_CLOSED);
     assert_true(h.c.deadline >= MQTT_STABLE_CONNECTION_MS + 8000 &&
                 h.c.deadline <= MQTT_STABLE_CONNECTION_MS + 16000);
-    /* A broker that accepts and drops at once does not earn fast retries:
-     * the waits keep growing to the cap. */
+    /* A broker that accepts and drops at once earns one fast retry, then the
+     * waits grow to the cap. */
     base_config(&h);
     assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
     mqtt_client_start(&h.c, 0);
     uint32_t t = 0;
-    uint32_t nominal_drop[] = {1000, 2000, 4000, 8000, 16000, 16000};
+    uint32_t nominal_drop[] = {200, 1000, 2000, 4000, 8000, 16000, 16000};
     for (size_t k = 0; k < sizeof nominal_drop / sizeof nominal_drop[0]; k++) {
         connect_now(&h, t, false);
         mqtt_client_transport_down(&h.c, t + 10, MQTT_ERR_CLOSED);
@@ -396,18 +424,18 @@ static void test_backoff_bounds(void **state)
     assert_int_equal(h.c.cfg.connect_timeout_ms, MQTT_MAX_DELAY_MS);
     h.c.attempt = 3;
     h.c.state = MQTT_STATE_OPENING;
-    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TRANSPORT);
+    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TLS);
     assert_true(h.c.deadline >= MQTT_MAX_DELAY_MS / 2 && h.c.deadline <= MQTT_MAX_DELAY_MS);
     base_config(&h);
     h.cfg.backoff_base_ms = MQTT_MAX_DELAY_MS - 1;
     assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
     h.c.attempt = 200;
     h.c.state = MQTT_STATE_OPENING;
-    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TRANSPORT);
+    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TLS);
     assert_true(h.c.deadline <= 16000);
     h.c.attempt = 255;
     h.c.state = MQTT_STATE_OPENING;
-    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TRANSPORT);
+    mqtt_client_transport_down(&h.c, 0, MQTT_ERR_TLS);
     assert_int_equal(h.c.attempt, 255);
 }
 
@@ -419,28 +447,30 @@ static void test_keepalive_ping_and_half_open(void **state)
     uint8_t out[256];
     mqtt_client_start(&h.c, 0);
     connect_now(&h, 0, false);
-    assert_int_equal(mqtt_client_next_deadline(&h.c, 0), 10000);
-    assert_int_equal(mqtt_client_step(&h.c, 9999), MQTT_ACTION_NONE);
+    /* The ping goes a tenth of the keepalive early: a late wake-up never
+     * stretches the interval past the keepalive. */
+    assert_int_equal(mqtt_client_next_deadline(&h.c, 0), 9000);
+    assert_int_equal(mqtt_client_step(&h.c, 8999), MQTT_ACTION_NONE);
     assert_int_equal(mqtt_client_output(&h.c, NULL), 0);
-    assert_int_equal(mqtt_client_step(&h.c, 10000), MQTT_ACTION_NONE);
-    assert_int_equal(drain(&h, 10000, out, sizeof out), 2);
+    assert_int_equal(mqtt_client_step(&h.c, 9000), MQTT_ACTION_NONE);
+    assert_int_equal(drain(&h, 9000, out, sizeof out), 2);
     assert_int_equal(out[0], 0xC0);
     assert_true(h.c.ping_outstanding);
-    feed(&h, 10050, BYTES(0xD0, 0));
+    feed(&h, 9050, BYTES(0xD0, 0));
     assert_false(h.c.ping_outstanding);
     /* Traffic received keeps the link alive; the ping follows what we sent. */
-    assert_int_equal(mqtt_client_next_deadline(&h.c, 10050), 20000);
-    assert_int_equal(mqtt_client_step(&h.c, 20000), MQTT_ACTION_NONE);
-    assert_int_equal(drain(&h, 20000, out, sizeof out), 2);
+    assert_int_equal(mqtt_client_next_deadline(&h.c, 9050), 18000);
+    assert_int_equal(mqtt_client_step(&h.c, 18000), MQTT_ACTION_NONE);
+    assert_int_equal(drain(&h, 18000, out, sizeof out), 2);
     /* Now the broker goes silent (half-open): dead at last_rx + 15 s. */
-    assert_int_equal(mqtt_client_next_deadline(&h.c, 20000), 10050 + 15000);
-    assert_int_equal(mqtt_client_step(&h.c, 25049), MQTT_ACTION_NONE);
-    assert_int_equal(mqtt_client_step(&h.c, 25050), MQTT_ACTION_CLOSE);
+    assert_int_equal(mqtt_client_next_deadline(&h.c, 18000), 9050 + 15000);
+    assert_int_equal(mqtt_client_step(&h.c, 24049), MQTT_ACTION_NONE);
+    assert_int_equal(mqtt_client_step(&h.c, 24050), MQTT_ACTION_CLOSE);
     assert_int_equal(last_event(&h)->type, MQTT_EVENT_DISCONNECTED);
     assert_int_equal(last_event(&h)->reason, MQTT_ERR_KEEPALIVE);
     assert_int_equal(h.c.stats.outages, 1);
-    assert_int_equal(mqtt_client_step(&h.c, 25051), MQTT_ACTION_CLOSE);
-    mqtt_client_transport_down(&h.c, 25060, MQTT_ERR_CLOSED);
+    assert_int_equal(mqtt_client_step(&h.c, 24051), MQTT_ACTION_CLOSE);
+    mqtt_client_transport_down(&h.c, 24060, MQTT_ERR_CLOSED);
     assert_int_equal(count_events(&h, MQTT_EVENT_DISCONNECTED), 1);
     assert_int_equal(h.c.state, MQTT_STATE_WAIT_RETRY);
 }
@@ -464,7 +494,7 @@ static void test_keepalive_disabled_and_pending_tx(void **state)
     assert_int_equal(mqtt_client_publish(&h.c, 0, "t", (const uint8_t *)"x", 1, 0, false, NULL),
                      MQTT_OK);
     /* ... but not the one for a silent broker, which goes after it. */
-    assert_int_equal(mqtt_client_next_deadline(&h.c, 0), 10000);
+    assert_int_equal(mqtt_client_next_deadline(&h.c, 0), 9000);
     assert_int_equal(mqtt_client_step(&h.c, 12000), MQTT_ACTION_NONE);
     assert_int_equal(mqtt_client_output(&h.c, NULL), 6 + 2);
     assert_true(h.c.ping_outstanding);
@@ -519,7 +549,7 @@ static void test_time_wraps(void **state)
     uint32_t t0 = 0xFFFFF000u; /* 4 s before the wrap */
     mqtt_client_start(&h.c, t0);
     connect_now(&h, t0, false);
-    uint32_t ping_at = t0 + 10000u; /* after the wrap */
+    uint32_t ping_at = t0 + 9000u; /* after the wrap */
     assert_true(ping_at < t0);
     assert_int_equal(mqtt_client_next_deadline(&h.c, t0), ping_at);
     assert_int_equal(mqtt_client_step(&h.c, 0xFFFFFFFFu), MQTT_ACTION_NONE);
@@ -611,10 +641,11 @@ static void test_inflight_resend_persistent(void **state)
     assert_int_equal(last_event(&h)->type, MQTT_EVENT_PUBLISH_ACKED);
     assert_int_equal(mqtt_client_inflight_count(&h.c), 0);
     h.c.tx_len = 0;
-    /* A second PUBACK for the same id is a protocol error. */
+    /* A second PUBACK for the same id is counted and ignored. */
     feed(&h, at, ack1, 4);
-    assert_int_equal(h.c.state, MQTT_STATE_CLOSING);
-    assert_int_equal(h.c.stats.protocol_errors, 1);
+    assert_int_equal(h.c.state, MQTT_STATE_CONNECTED);
+    assert_int_equal(h.c.stats.protocol_errors, 0);
+    assert_int_equal(h.c.stats.stray_pubacks, 1);
 }
 
 /* PUBACK of the oldest of three: the rest move down, keep order and bytes. */
@@ -1010,7 +1041,6 @@ static void test_hostile_packets(void **state)
     expect_protocol_error(BYTES(0x30, 4, 0, 2, 'a', 0), false);       /* NUL in topic */
     expect_protocol_error(BYTES(0x30, 3, 0, 1, 0xFF), false);         /* invalid UTF-8 */
     expect_protocol_error(BYTES(0x90, 3, 0x7F, 0x7F, 0), false);      /* SUBACK unknown id */
-    expect_protocol_error(BYTES(0x40, 2, 0, 5), false);               /* PUBACK unknown id */
     expect_protocol_error(BYTES(0x50, 2, 0, 5), false);               /* PUBREC */
     expect_protocol_error(BYTES(0x62, 2, 0, 5), false);               /* PUBREL */
     expect_protocol_error(BYTES(0x70, 2, 0, 5), false);               /* PUBCOMP */
@@ -1183,6 +1213,169 @@ static void test_no_callback(void **state)
     assert_true(mqtt_client_is_connected(&h.c));
 }
 
+/* CONNACK (session present) and, in the same read, the PUBACK for a stored
+ * packet whose DUP copy is already queued: the broker's second PUBACK (for
+ * the copy) is counted and ignored, not a reason to reconnect. */
+static void test_puback_before_resend(void **state)
+{
+    (void)state;
+    static harness h;
+    setup(&h);
+    uint8_t out[256];
+    mqtt_client_start(&h.c, 0);
+    connect_now(&h, 0, false);
+    uint16_t id = 0;
+    assert_int_equal(mqtt_client_publish(&h.c, 0, "t", (const uint8_t *)"x", 1, 1, false, &id),
+                     MQTT_OK);
+    (void)drain(&h, 0, out, sizeof out);
+    mqtt_client_transport_down(&h.c, 10000, MQTT_ERR_CLOSED);
+    uint32_t at = h.c.deadline;
+    (void)open_and_send_connect(&h, at);
+    uint8_t in[8] = {0x20, 2, 1, 0, 0x40, 2, (uint8_t)(id >> 8), (uint8_t)id};
+    feed(&h, at, in, sizeof in);
+    assert_int_equal(mqtt_client_inflight_count(&h.c), 0);
+    size_t n = drain(&h, at, out, sizeof out);
+    assert_true(n > 0);
+    assert_int_equal(out[0], 0x3A); /* the DUP copy went out */
+    feed(&h, at + 5, in + 4, 4);    /* and the broker acks it too */
+    assert_int_equal(h.c.state, MQTT_STATE_CONNECTED);
+    assert_int_equal(h.c.stats.stray_pubacks, 1);
+    assert_int_equal(h.c.stats.protocol_errors, 0);
+    assert_int_equal(mqtt_client_step(&h.c, at + 6), MQTT_ACTION_NONE);
+}
+
+/* A broker that never answers SUBSCRIBE: the connection is given up after
+ * connect_timeout_ms, not kept "connected" for ever. */
+static void test_suback_deadline(void **state)
+{
+    (void)state;
+    static harness h;
+    base_config(&h);
+    h.cfg.subscriptions[0] = "cmd";
+    h.cfg.keepalive_s = 0;
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    uint8_t out[256];
+    mqtt_client_start(&h.c, 0);
+    connect_now(&h, 0, false);
+    assert_int_equal(drain(&h, 0, out, sizeof out), 5 + 3 + 2);
+    assert_int_equal(out[0], 0x82);
+    assert_int_equal(mqtt_client_next_deadline(&h.c, 0), 5000);
+    assert_int_equal(mqtt_client_step(&h.c, 4999), MQTT_ACTION_NONE);
+    assert_int_equal(mqtt_client_step(&h.c, 5000), MQTT_ACTION_CLOSE);
+    assert_int_equal(last_event(&h)->type, MQTT_EVENT_DISCONNECTED);
+    assert_int_equal(last_event(&h)->reason, MQTT_ERR_TIMEOUT);
+    mqtt_client_transport_down(&h.c, 5001, MQTT_ERR_CLOSED);
+    /* Again and again: it backs off like any session dropped soon after CONNACK. */
+    uint32_t t = h.c.deadline;
+    for (int k = 0; k < 3; k++) {
+        connect_now(&h, t, false);
+        (void)drain(&h, t, out, sizeof out);
+        assert_int_equal(mqtt_client_step(&h.c, t + 5000), MQTT_ACTION_CLOSE);
+        mqtt_client_transport_down(&h.c, t + 5000, MQTT_ERR_CLOSED);
+        uint32_t nominal = k == 0 ? 1000u : k == 1 ? 2000u : 4000u;
+        assert_true(h.c.deadline - (t + 5000) >= nominal / 2 &&
+                    h.c.deadline - (t + 5000) <= nominal);
+        t = h.c.deadline;
+    }
+    assert_true(h.c.expensive);
+    assert_int_equal(h.c.short_sessions, 4);
+}
+
+/* SUBACK 0x80: reported, and the same filter is asked for again later on the
+ * same connection, backing off; a grant then completes the session. */
+static void test_subscribe_refused_retried(void **state)
+{
+    (void)state;
+    static harness h;
+    base_config(&h);
+    h.cfg.subscriptions[0] = "cmd";
+    h.cfg.keepalive_s = 0;
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    uint8_t out[256];
+    mqtt_client_start(&h.c, 0);
+    connect_now(&h, 0, false);
+    (void)drain(&h, 0, out, sizeof out);
+    uint16_t sid = (uint16_t)((out[2] << 8) | out[3]);
+    uint8_t nack[5] = {0x90, 3, (uint8_t)(sid >> 8), (uint8_t)sid, 0x80};
+    feed(&h, 10, nack, sizeof nack);
+    assert_int_equal(last_event(&h)->type, MQTT_EVENT_SUBSCRIBE_FAILED);
+    assert_int_equal(h.c.stats.subscribe_refusals, 1);
+    assert_true(mqtt_client_is_connected(&h.c));
+    assert_int_equal(mqtt_client_output(&h.c, NULL), 0);
+    uint32_t retry = mqtt_client_next_deadline(&h.c, 10);
+    assert_true(retry >= 10 + 500 && retry <= 10 + 1000);
+    assert_int_equal(mqtt_client_step(&h.c, retry - 1), MQTT_ACTION_NONE);
+    assert_int_equal(mqtt_client_output(&h.c, NULL), 0);
+    assert_int_equal(mqtt_client_step(&h.c, retry), MQTT_ACTION_NONE);
+    (void)drain(&h, retry, out, sizeof out);
+    assert_int_equal(out[0], 0x82);
+    sid = (uint16_t)((out[2] << 8) | out[3]);
+    /* Refused again: the wait doubles. */
+    nack[2] = (uint8_t)(sid >> 8);
+    nack[3] = (uint8_t)sid;
+    feed(&h, retry, nack, sizeof nack);
+    uint32_t retry2 = mqtt_client_next_deadline(&h.c, retry);
+    assert_true(retry2 - retry >= 1000 && retry2 - retry <= 2000);
+    assert_int_equal(mqtt_client_step(&h.c, retry2), MQTT_ACTION_NONE);
+    (void)drain(&h, retry2, out, sizeof out);
+    sid = (uint16_t)((out[2] << 8) | out[3]);
+    uint8_t ack[5] = {0x90, 3, (uint8_t)(sid >> 8), (uint8_t)sid, 0};
+    feed(&h, retry2, ack, sizeof ack);
+    assert_int_equal(last_event(&h)->type, MQTT_EVENT_SUBSCRIBED);
+    assert_int_equal(count_events(&h, MQTT_EVENT_SUBSCRIBE_FAILED), 2);
+    assert_int_equal(mqtt_client_next_deadline(&h.c, retry2), retry2 + MQTT_IDLE_WAKE_MS);
+}
+
+/* A broker that restarts right after the device came back (flapping): the
+ * short sessions are separated by refused connects, so retries stay at the
+ * cheap rate instead of backing off. */
+static void test_flapping_broker_stays_fast(void **state)
+{
+    (void)state;
+    static harness h;
+    setup(&h);
+    mqtt_client_start(&h.c, 0);
+    uint32_t t = 0;
+    for (int cycle = 0; cycle < 8; cycle++) {
+        connect_now(&h, t, false);
+        mqtt_client_transport_down(&h.c, t + 300, MQTT_ERR_CLOSED); /* broker went down */
+        assert_true(h.c.deadline - (t + 300) <= 200);                /* the fast first retry */
+        t = h.c.deadline;
+        for (int k = 0; k < 3; k++) { /* down for a few seconds: refused */
+            assert_int_equal(mqtt_client_step(&h.c, t), MQTT_ACTION_OPEN);
+            mqtt_client_transport_down(&h.c, t, MQTT_ERR_TRANSPORT);
+            assert_true(h.c.deadline - t >= 500 && h.c.deadline - t <= 1000);
+            t = h.c.deadline;
+        }
+    }
+    assert_int_equal(h.c.short_sessions, 0);
+    assert_int_equal(h.c.stats.connects, 8);
+}
+
+/* A connection that stayed up for 2^32 + 1000 ms is stable, not "dropped at
+ * once": its loss earns the fast first retry. */
+static void test_stable_across_clock_wrap(void **state)
+{
+    (void)state;
+    static harness h;
+    base_config(&h);
+    h.cfg.keepalive_s = 0;
+    assert_int_equal(init_with(&h, 64, 256, 256), MQTT_OK);
+    mqtt_client_start(&h.c, 0);
+    /* Two short sessions first: the next one would back off if short. */
+    connect_now(&h, 0, false);
+    mqtt_client_transport_down(&h.c, 10, MQTT_ERR_CLOSED);
+    uint32_t t = h.c.deadline;
+    connect_now(&h, t, false);
+    for (uint64_t now = t; now < (uint64_t)t + 0x100000000ull + 1000u; now += MQTT_IDLE_WAKE_MS) {
+        assert_int_equal(mqtt_client_step(&h.c, (uint32_t)now), MQTT_ACTION_NONE);
+    }
+    uint32_t down = t + 1000u; /* 2^32 + 1000 ms later */
+    mqtt_client_transport_down(&h.c, down, MQTT_ERR_CLOSED);
+    assert_int_equal(h.c.short_sessions, 0);
+    assert_true(h.c.deadline - down >= 100 && h.c.deadline - down <= 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1209,6 +1402,11 @@ int main(void)
         cmocka_unit_test(test_suback_checks),
         cmocka_unit_test(test_control_packets_and_full_tx),
         cmocka_unit_test(test_reasons_and_long_backoff),
+        cmocka_unit_test(test_puback_before_resend),
+        cmocka_unit_test(test_suback_deadline),
+        cmocka_unit_test(test_subscribe_refused_retried),
+        cmocka_unit_test(test_flapping_broker_stays_fast),
+        cmocka_unit_test(test_stable_across_clock_wrap),
         cmocka_unit_test(test_stop_and_restart),
         cmocka_unit_test(test_no_callback),
     };
