@@ -1,7 +1,7 @@
 /*
  * The radio on a real Pico W: the only file that calls the CYW43 driver.
- * Compiled when the Pico SDK provides cyw43-driver (the official SDK with
- * its submodules); the CI build, which has no driver, uses radio_none.c.
+ * The board image (mqtt_tiny) links it with cyw43-driver; the emulated
+ * chip's image (mqtt_tiny_emu) links radio_none.c instead.
  *
  * Architecture: pico_cyw43_arch_lwip_poll. The driver and lwIP run only when
  * the main loop calls cyw43_arch_poll(), so every lwIP callback (TCP, TLS,
@@ -25,14 +25,25 @@ bool radio_init(const char *country)
         code = CYW43_COUNTRY(country[0], country[1], 0);
     if (radio_ready)
         return true;
-    if (cyw43_arch_init_with_country(code) != 0) {
-        cyw43_arch_deinit();   /* leave it clean for the next attempt */
+    /* The async context, the driver's state and lwIP. A failure here has
+     * already been undone by the SDK (it deinitialises before returning). */
+    if (cyw43_arch_init_with_country(code) != 0)
         return false;
-    }
+    /* Only this powers the chip and loads its firmware over the bus; it
+     * returns nothing, so the result is read back: the STA interface is
+     * marked up only when the chip answered, and setting the power mode
+     * is a bus transaction that fails on a dead chip. */
     cyw43_arch_enable_sta_mode();
+    bool sta_up = (cyw43_state.itf_state & (1u << CYW43_ITF_STA)) != 0;
     /* Power saving delays incoming packets by up to the DTIM interval and
      * has been seen to drop the link on some routers: off. */
-    cyw43_wifi_pm(&cyw43_state, cyw43_pm_value(CYW43_NO_POWERSAVE_MODE, 200, 1, 1, 10));
+    int pm = sta_up ? cyw43_wifi_pm(&cyw43_state,
+                                    cyw43_pm_value(CYW43_NO_POWERSAVE_MODE, 200, 1, 1, 10))
+                    : -1;
+    if (!sta_up || pm != 0) {
+        cyw43_arch_deinit();   /* init succeeded: undo it once, for the next attempt */
+        return false;
+    }
     radio_ready = true;
     return true;
 }
@@ -59,7 +70,7 @@ radio_link radio_link_status(void)
         return RADIO_LINK_DOWN;
     switch (cyw43_tcpip_link_status(&cyw43_state, CYW43_ITF_STA)) {
     case CYW43_LINK_JOIN:
-        return RADIO_LINK_NO_IP;  /* joined, DHCP pending */
+        return RADIO_LINK_JOINING;   /* association / authentication in progress */
     case CYW43_LINK_NOIP:
         return RADIO_LINK_NO_IP;
     case CYW43_LINK_UP:
