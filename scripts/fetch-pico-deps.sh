@@ -2,11 +2,13 @@
 # Fetches the sources the RP2040 CI build needs, from Debian's archive, into
 # build-target/deps (or $1), without touching the system's apt configuration:
 #   pico-sdk-source  (trixie, binary package holding the Pico SDK 2.1.1 sources)
+#   tinyusb-source   (trixie, binary package, TinyUSB 0.18.0: what SDK 2.1.1 pins;
+#                     the firmware logs over USB CDC)
 #   lwip             (trixie source package, 2.2.1)
 #   mbedtls          (bookworm source package, 2.28.3: what SDK 2.1.1 expects)
 # A private sources.list, state, cache and lists directory live under
 # build-target/apt. Once unpacked, a second run needs no network.
-# Prints the three paths as shell assignments on its last lines.
+# Prints the four paths as shell assignments on its last lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,15 +20,17 @@ mkdir -p "$apt_dir" "$deps"
 sdk_dir=$deps/pico-sdk
 lwip_dir=$deps/lwip
 mbedtls_dir=$deps/mbedtls
+tinyusb_dir=$deps/tinyusb
 
 emit() {
   echo "PICO_SDK_PATH=$sdk_dir"
   echo "PICO_LWIP_PATH=$lwip_dir"
   echo "PICO_MBEDTLS_PATH=$mbedtls_dir"
+  echo "PICO_TINYUSB_PATH=$tinyusb_dir"
 }
 
 if [ -f "$sdk_dir/pico_sdk_init.cmake" ] && [ -f "$lwip_dir/src/core/tcp.c" ] &&
-   [ -f "$mbedtls_dir/library/ssl_tls.c" ]; then
+   [ -f "$mbedtls_dir/library/ssl_tls.c" ] && [ -f "$tinyusb_dir/src/tusb.h" ]; then
   echo "fetch: using cached sources in $deps" >&2
   emit
   exit 0
@@ -79,12 +83,16 @@ dl=$apt_dir/downloads
 mkdir -p "$dl"
 have() { compgen -G "$dl/$1" >/dev/null; }
 
-if ! have 'pico-sdk-source_*.deb' || ! have 'lwip_*.dsc' || ! have 'mbedtls_2.28*.dsc'; then
+if ! have 'pico-sdk-source_*.deb' || ! have 'tinyusb-source_*.deb' || ! have 'lwip_*.dsc' ||
+   ! have 'mbedtls_2.28*.dsc'; then
   echo "fetch: apt update with a private configuration ($mirror: trixie, bookworm deb-src)" >&2
   retry apt-get "${apt_opts[@]}" -qq update
 fi
 if ! have 'pico-sdk-source_*.deb'; then
   (cd "$dl" && retry apt-get "${apt_opts[@]}" -qq download pico-sdk-source/trixie)
+fi
+if ! have 'tinyusb-source_*.deb'; then
+  (cd "$dl" && retry apt-get "${apt_opts[@]}" -qq download tinyusb-source/trixie)
 fi
 if ! have 'lwip_*.dsc'; then
   (cd "$dl" && retry apt-get "${apt_opts[@]}" -qq source --download-only lwip/trixie)
@@ -101,6 +109,14 @@ if [ ! -f "$sdk_dir/pico_sdk_init.cmake" ]; then
   init=$(find "$deps/sdk.tmp" -name pico_sdk_init.cmake -print -quit)
   [ -n "$init" ] || { echo "fetch: pico_sdk_init.cmake not found in pico-sdk-source" >&2; exit 1; }
   rm -rf "$sdk_dir" && mv "$(dirname "$init")" "$sdk_dir" && rm -rf "$deps/sdk.tmp"
+fi
+
+if [ ! -f "$tinyusb_dir/src/tusb.h" ]; then
+  rm -rf "$deps/tusb.tmp" && mkdir -p "$deps/tusb.tmp"
+  dpkg -x "$(ls "$dl"/tinyusb-source_*.deb | head -1)" "$deps/tusb.tmp"
+  [ -f "$deps/tusb.tmp/usr/src/tinyusb/src/tusb.h" ] ||
+    { echo "fetch: src/tusb.h not found in tinyusb-source" >&2; exit 1; }
+  rm -rf "$tinyusb_dir" && mv "$deps/tusb.tmp/usr/src/tinyusb" "$tinyusb_dir" && rm -rf "$deps/tusb.tmp"
 fi
 
 unpack_source() { # name dsc-glob target

@@ -172,8 +172,25 @@ bool board_led_level(led_mode mode, uint32_t now)
         uint32_t t = now % 1200u;   /* on 150, off 150, on 150, off 750 */
         return t < 150u || (t >= 300u && t < 450u);
     }
+    case LED_NO_CONFIG:
+        return (now / 100u) % 2u == 0;
     case LED_CONNECTING:
     default:
         return (now / 500u) % 2u == 0;
+    }
+}
+
+uint32_t board_led_next_change(led_mode mode, uint32_t now)
+{
+    switch (mode) {
+    case LED_RUNNING:
+        return 1000u;   /* steady: nothing changes by itself */
+    case LED_HALTED:
+        return 150u - now % 150u;   /* every phase edge is on a 150 ms boundary */
+    case LED_NO_CONFIG:
+        return 100u - now % 100u;
+    case LED_CONNECTING:
+    default:
+        return 500u - now % 500u;
     }
 }

@@ -50,8 +50,11 @@ typedef enum {
     LED_CONNECTING = 0,    /* blinking 1 Hz */
     LED_RUNNING,           /* steady on */
     LED_HALTED,            /* double flash: a guard halted publishing or locked a relay */
+    LED_NO_CONFIG,         /* fast blink 5 Hz: no usable configuration */
 } led_mode;
 /* LED level for mode at time now. */
 bool board_led_level(led_mode mode, uint32_t now);
+/* Milliseconds from now until the LED level of mode may change (>= 1). */
+uint32_t board_led_next_change(led_mode mode, uint32_t now);
 
 #endif

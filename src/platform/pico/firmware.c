@@ -5,6 +5,7 @@
 
 #include "board_pico.h"
 #include "controller.h"
+#include "log_buffer.h"
 #include "mbedtls/md.h"
 #include "mqtt_client.h"
 #include "mqtt_transport_pico.h"
@@ -24,6 +25,10 @@ typedef struct {
     mqtt_transport transport;
     controller ctl;
     public_ip ip;
+    const uint8_t *ca_pem;
+    size_t ca_pem_len;
+    bool client_ok;      /* the MQTT client is set up */
+    bool transport_ok;   /* and its transport (TLS configuration included) */
     bool mqtt_running;
     bool led_on;
     bool led_known;
@@ -168,7 +173,8 @@ static void on_input(void *ctx, uint32_t now, uint8_t pin, bool level)
 
 /* ---- setup ---- */
 
-static bool setup_mqtt(firmware *f, const uint8_t *ca_pem, size_t ca_pem_len)
+/* The MQTT client (no network yet: its transport comes with the radio). */
+static bool setup_client(firmware *f)
 {
     const config_mqtt *m = &f->cfg->mqtt;
     if (!config_parse_broker_url(m->broker_url, &f->broker)) {
@@ -206,7 +212,19 @@ static bool setup_mqtt(firmware *f, const uint8_t *ca_pem, size_t ca_pem_len)
         printf("mqtt: bad client settings (%s)\n", mqtt_status_name(st));
         return false;
     }
-    return mqtt_transport_init(&f->transport, &f->client, &f->broker, ca_pem, ca_pem_len);
+    return true;
+}
+
+/* Starts the radio (and with it lwIP); once it runs, the MQTT transport and
+ * its TLS configuration, which lwIP's heap holds, are set up once. */
+static bool start_radio(firmware *f)
+{
+    if (!radio_init(f->cfg->wifi.country))
+        return false;
+    if (f->client_ok && !f->transport_ok)
+        f->transport_ok = mqtt_transport_init(&f->transport, &f->client, &f->broker, f->ca_pem,
+                                              f->ca_pem_len);
+    return true;
 }
 
 static bool setup_controller(firmware *f, uint32_t now)
@@ -239,26 +257,61 @@ static led_mode current_led_mode(firmware *f)
     return mqtt_client_is_connected(&f->client) ? LED_RUNNING : LED_CONNECTING;
 }
 
-void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
+void firmware_boot(void)
 {
-    firmware *f = &fw;
-    f->cfg = cfg;
-    uint32_t now = now_ms();
-
     board_watchdog_start();
     printf("mqtt-tiny %s: boot (reboots since power-up: %lu%s)\n", CONTROLLER_VERSION,
            (unsigned long)board_reboots(), board_last_reset_by_watchdog() ? ", last by watchdog" : "");
     board_temperature_init();
+}
+
+void firmware_run_unconfigured(const char *why, const config_errors *errors)
+{
+    bool radio_ok = radio_init("XX");   /* the LED hangs off the WiFi chip */
+    uint32_t retry_at = now_ms() + FIRMWARE_RADIO_RETRY_MS;
+    uint32_t say_at = now_ms();
+    bool led_on = false, led_known = false;
+    for (;;) {
+        uint32_t now = now_ms();
+        board_watchdog_feed();
+        log_buffer_service();
+        if ((int32_t)(now - say_at) >= 0) {
+            printf("%s\n", why);
+            for (size_t i = 0; errors != NULL && i < errors->count && i < CONFIG_MAX_ERRORS; i++)
+                printf("config error: %s: %s\n", errors->errors[i].path, errors->errors[i].message);
+            say_at = now + FIRMWARE_UNCONFIGURED_REPEAT_MS;
+        }
+        if (!radio_ok && (int32_t)(now - retry_at) >= 0) {
+            radio_ok = radio_init("XX");
+            retry_at = now + FIRMWARE_RADIO_RETRY_MS;
+        }
+        bool led = board_led_level(LED_NO_CONFIG, now);
+        if (led != led_on || !led_known) {
+            radio_led(led);
+            led_on = led;
+            led_known = true;
+        }
+        radio_poll(board_led_next_change(LED_NO_CONFIG, now));
+    }
+}
+
+void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
+{
+    firmware *f = &fw;
+    f->cfg = cfg;
+    f->ca_pem = ca_pem;
+    f->ca_pem_len = ca_pem_len;
+    uint32_t now = now_ms();
 
     bool controller_ok = setup_controller(f, now);
     if (!controller_ok)
         printf("controller: configuration unusable; relays stay off\n");
-    bool mqtt_ok = setup_mqtt(f, ca_pem, ca_pem_len);
+    f->client_ok = setup_client(f);
     if (!public_ip_init(&f->ip, cfg->public_ip_url, on_public_ip, f))
         printf("getip: unusable URL %s\n", cfg->public_ip_url);
 
-    bool radio_ok = radio_init(cfg->wifi.country);
-    printf("wifi: radio %s%s\n", radio_name(), radio_ok ? "" : " did not start; retrying");
+    bool radio_ok = start_radio(f);
+    printf("wifi: radio %s%s\n", radio_name(), radio_ok ? " started" : " did not start; retrying");
     uint32_t radio_retry_at = now_ms() + FIRMWARE_RADIO_RETRY_MS;
     wifi_supervisor_init(&f->wifi, cfg->wifi.ssid, cfg->wifi.password);
     wifi_supervisor_start(&f->wifi, now_ms());
@@ -267,16 +320,18 @@ void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
         now = now_ms();
         board_watchdog_feed();
 
+        log_buffer_service();
+
         if (!radio_ok && (int32_t)(now - radio_retry_at) >= 0) {
-            radio_ok = radio_init(cfg->wifi.country);
+            radio_ok = start_radio(f);
             radio_retry_at = now + FIRMWARE_RADIO_RETRY_MS;
-            printf("wifi: radio %s\n", radio_ok ? "started" : "still not starting");
+            printf("wifi: radio %s %s\n", radio_name(), radio_ok ? "started" : "still not starting");
         }
 
         if (wifi_supervisor_step(&f->wifi, now)) {
             if (wifi_supervisor_is_up(&f->wifi)) {
                 clock_sntp_start();
-                if (mqtt_ok && !f->mqtt_running) {
+                if (f->transport_ok && !f->mqtt_running) {
                     mqtt_client_start(&f->client, now);
                     f->mqtt_running = true;
                 }

@@ -32,8 +32,19 @@
  * entries). Valid only before firmware_run(). */
 json_token *firmware_boot_tokens(void);
 
+/* Right after the pins are safe and the log is up: starts the watchdog
+ * (counting reboots) and logs the boot line. */
+void firmware_boot(void);
+
 /* Runs forever. cfg stays valid for the firmware's life; ca_pem (may be
  * NULL) holds the PEM trust anchors for mqtts, NUL included in its length. */
 void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len);
+
+/* Runs forever without a configuration: no pin driven, the watchdog fed,
+ * why (and the parser's errors, when given) repeated on the log, the LED
+ * blinking the "no configuration" pattern. */
+#define FIRMWARE_UNCONFIGURED_REPEAT_MS 30000u
+__attribute__((noreturn)) void firmware_run_unconfigured(const char *why,
+                                                    const config_errors *errors);
 
 #endif

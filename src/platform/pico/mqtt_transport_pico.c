@@ -234,14 +234,17 @@ bool mqtt_transport_init(mqtt_transport *t, mqtt_client *client, const config_br
     if (!broker->tls)
         return true;
     if (ca_pem == NULL || ca_pem_len == 0) {
-        printf("mqtt: mqtts needs a CA certificate (none embedded)\n");
+        printf("tls: mqtts needs a CA certificate and the configuration has none\n");
         return false;
     }
+    /* lwIP must be up: the configuration lives on its heap. */
     t->tls_config = altcp_tls_create_config_client(ca_pem, ca_pem_len);
     if (t->tls_config == NULL) {
-        printf("mqtt: the embedded CA certificate does not parse\n");
+        printf("tls: the CA certificate (%lu bytes) does not parse or memory is short\n",
+               (unsigned long)ca_pem_len);
         return false;
     }
+    printf("tls: CA loaded (%lu bytes), TLS configuration ready\n", (unsigned long)ca_pem_len);
     return true;
 }
 

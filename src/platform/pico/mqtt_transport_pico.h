@@ -41,7 +41,8 @@ typedef struct {
     uint32_t tls_failures;
 } mqtt_transport;
 
-/* ca_pem: the NUL-terminated PEM trust anchors for mqtts (len includes the NUL). */
+/* ca_pem: the NUL-terminated PEM trust anchors for mqtts (len includes the NUL).
+ * Call after radio_init() succeeded: the TLS configuration needs lwIP. */
 bool mqtt_transport_init(mqtt_transport *t, mqtt_client *client, const config_broker *broker,
                          const uint8_t *ca_pem, size_t ca_pem_len);
 /* Carries out what mqtt_client_step() asked for. */

@@ -1,10 +1,10 @@
 /*
- * CI-ONLY: a Pico W "radio" for SDKs without the CYW43 driver (the Pico SDK
- * sources packaged by Debian lack it). It brings up lwIP on a poll-mode
- * async context exactly as pico_cyw43_arch_lwip_poll does, and adds one
- * network interface whose link never comes up. The image links and boots,
- * relays and contacts work, the WiFi supervisor keeps retrying — but it
- * never reaches a network. Build with the official SDK for a working board.
+ * The radio of the emulated chip's image (mqtt_tiny_emu): the emulated RP2040
+ * has no CYW43 chip. It brings up lwIP on a poll-mode async context exactly
+ * as pico_cyw43_arch_lwip_poll does, and adds one network interface whose
+ * link never comes up. Everything else is the board image's code: relays and
+ * contacts work, TLS is configured, the WiFi supervisor keeps retrying — but
+ * it never reaches a network. Never flash it on a board.
  */
 #include "radio.h"
 
@@ -101,5 +101,5 @@ void radio_poll(uint32_t max_wait_ms)
 
 const char *radio_name(void)
 {
-    return "none (CI build without the CYW43 driver)";
+    return "none (emulated chip)";
 }
