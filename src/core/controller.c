@@ -17,68 +17,6 @@ static void tick(controller *c, uint32_t now_ms)
     c->last_now_ms = now_ms;
 }
 
-void ctl_log(controller *c, controller_log_level level, const char *text)
-{
-    if (c->platform.log != NULL) c->platform.log(c->ctx, level, text);
-}
-
-void ctl_error(controller *c, uint32_t now_ms, const char *text)
-{
-    (void)now_ms;
-    bool folded = c->error_pending;
-    if (folded) {
-        c->error_folded++;
-        c->counters.errors_suppressed++;
-    }
-    size_t n = strlen(text);
-    if (n >= sizeof c->error_text) n = sizeof c->error_text - 1;
-    memcpy(c->error_text, text, n);
-    c->error_text[n] = '\0';
-    c->error_pending = true;
-    /* A flood logs like it publishes: once per burst. */
-    if (!folded) ctl_log(c, CONTROLLER_LOG_WARN, c->error_text);
-}
-
-controller_pin *ctl_find_pin(controller *c, uint8_t gpio)
-{
-    for (size_t i = 0; i < c->pin_count; i++) {
-        if (c->pins[i].pin == gpio) return &c->pins[i];
-    }
-    return NULL;
-}
-
-void ctl_drive(controller *c, controller_pin *p, bool on)
-{
-    bool level = ctl_active_low(c, p) ? !on : on;
-    p->on = on;
-    p->dirty = true;
-    c->platform.set_output(c->ctx, p->pin, level);
-}
-
-bool ctl_in_backlog(const controller *c, uint32_t now_ms)
-{
-    if (ctl_backlog_window_ms(c) == 0) return false;
-    /* A message before the session is up (between CONNACK and SUBACK, where a
-     * broker delivers a persistent session's queue) is backlog too. */
-    if (!c->connected) return true;
-    return c->in_backlog && now_ms - c->connected_ms < ctl_backlog_window_ms(c);
-}
-
-void ctl_reset_guards(controller *c, uint32_t now_ms)
-{
-    for (size_t i = 0; i < c->pin_count; i++) {
-        relay_guard_reset(&c->pins[i].guard);
-        c->pins[i].report_violation = false;
-        c->pins[i].report_lock = false;
-    }
-    publish_guard_reset(&c->pub_guard);
-    c->report_halt = false;
-    c->reset_report_pending = true;
-    c->full_state_pending = true;
-    ctl_log(c, CONTROLLER_LOG_INFO, "guards reset");
-    (void)now_ms;
-}
-
 /* ---- init ---- */
 
 static bool add_pin(controller *c, uint8_t gpio, controller_pin_kind kind, size_t index)
@@ -172,6 +110,15 @@ void controller_on_connection(controller *c, uint32_t now_ms, bool up)
         c->counters.outages++;
         ctl_log(c, CONTROLLER_LOG_WARN, "connection lost");
     }
+}
+
+void controller_on_message(controller *c, uint32_t now_ms, const char *payload, size_t len,
+                           bool dup)
+{
+    controller_step(c, now_ms); /* end pulses and windows that are due first */
+    if (payload == NULL) len = 0;
+    ctl_handle_message(c, now_ms, payload == NULL ? "" : payload, len, dup);
+    ctl_flush(c, now_ms);
 }
 
 static void settle_contact(controller *c, controller_pin *p, uint32_t now_ms)

@@ -1,11 +1,22 @@
 /*
  * Shared between the controller's source files; not part of the API.
- *   controller.c          init, connection, time, pins, getters
- *   controller_publish.c  turns pending flags into publications (publish guard)
- *   controller_parse.c    incoming JSON requests: keys, values, commands
- *   controller_message.c  request checks (duplicates, backlog, codes) and application
- *   controller_otp.c      one-time codes and their lockout
- *   controller_stats.c    stats message, TIME text, small text helpers
+ * Each file owns one concept; calls go one way, top to bottom:
+ *
+ *   controller.c          the API: init, events, time, deadlines, getters
+ *     |-> controller_message.c  one request: checks (duplicates, backlog,
+ *     |     |                   one-time codes), commands, then actions
+ *     |     |-> controller_parse.c    JSON request -> ctl_request
+ *     |     |-> controller_otp.c      one-time codes and their lockout
+ *     |     '-> controller_actions.c  relays, presses, deferred requests, guard reset
+ *     |-> controller_publish.c  pending flags -> publications (publish guard)
+ *     '-> controller_backlog.c  queued or live: the backlog after a reconnect
+ *   leaves, called from any file above:
+ *     controller_report.c   error reports and log lines (-> stats for text)
+ *     controller_stats.c    text helpers, config access, pin lookup, TIME,
+ *                           the stats message; calls nothing of ours
+ *
+ * controller.c also calls actions (pulse ends, deferred requests), otp
+ * (lockout expiry) and backlog directly; nothing below calls back up.
  */
 #ifndef CONTROLLER_INTERNAL_H
 #define CONTROLLER_INTERNAL_H
@@ -38,16 +49,35 @@ size_t ctl_otp_count(const controller *c, const controller_pin *p);
 const char *ctl_otp_secret(const controller *c, const controller_pin *p, size_t k);
 bool ctl_active_low(const controller *c, const controller_pin *p);
 
-/* ---- controller.c ---- */
-void ctl_log(controller *c, controller_log_level level, const char *text);
-/* Queues a rate-limited {"ERROR":...} report and counts the refusal. */
-void ctl_error(controller *c, uint32_t now_ms, const char *text);
 controller_pin *ctl_find_pin(controller *c, uint8_t gpio);
+
+/* ---- controller_report.c ---- */
+void ctl_log(controller *c, controller_log_level level, const char *text);
+/* Queues a rate-limited {"ERROR":...} report (not counted as a refusal). */
+void ctl_error(controller *c, uint32_t now_ms, const char *text);
+/* Refusal of an invalid request: counted in errors, reported (rate-limited). */
+void ctl_refuse(controller *c, uint32_t now_ms, const char *text);
+void ctl_refuse3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
+                 const char *suffix);
+/* Report "<prefix><name><suffix>" without counting an invalid request. */
+void ctl_report3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
+                 const char *suffix);
+void ctl_pin_name(uint8_t pin, char out[8]);
+
+/* ---- controller_backlog.c ---- */
+bool ctl_in_backlog(const controller *c, uint32_t now_ms);
+
+/* ---- controller_actions.c ---- */
 /* Drives a relay output to a logical state and marks it for publication. */
 void ctl_drive(controller *c, controller_pin *p, bool on);
-bool ctl_in_backlog(const controller *c, uint32_t now_ms);
 /* {"CMD":"reset"}: clears relay locks and the publish halt. */
 void ctl_reset_guards(controller *c, uint32_t now_ms);
+/* A plain relay request; backlog: a cooldown defers it (last value wins). */
+void ctl_apply_plain(controller *c, controller_pin *p, bool on, uint32_t now_ms, bool backlog);
+/* A momentary relay request: 1 starts a pulse, 0 confirms the resting state. */
+void ctl_apply_press(controller *c, controller_pin *p, bool on, uint32_t now_ms);
+/* Applies a plain relay request deferred by the cooldown in the backlog. */
+void ctl_apply_deferred(controller *c, controller_pin *p, uint32_t now_ms);
 
 /* ---- controller_otp.c ---- */
 typedef enum {
@@ -100,19 +130,12 @@ typedef struct {
 /* Fills r from the object at token 0 of c->tokens; false after publishing the refusal. */
 bool ctl_parse_request(controller *c, uint32_t now_ms, const char *text, size_t count,
                        ctl_request *r);
-/* Refusal of an invalid request: counted in errors, reported (rate-limited). */
-void ctl_refuse(controller *c, uint32_t now_ms, const char *text);
-void ctl_refuse3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
-                 const char *suffix);
-/* Report "<prefix><name><suffix>" without counting an invalid request. */
-void ctl_report3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
-                 const char *suffix);
-void ctl_pin_name(uint8_t pin, char out[8]);
 uint32_t ctl_payload_hash(const char *payload, size_t len);
 
 /* ---- controller_message.c ---- */
-/* Applies a plain relay request deferred by the cooldown in the backlog window. */
-void ctl_apply_deferred(controller *c, controller_pin *p, uint32_t now_ms);
+/* Checks one request completely, then carries it out or publishes one refusal. */
+void ctl_handle_message(controller *c, uint32_t now_ms, const char *payload, size_t len,
+                        bool dup);
 
 /* ---- controller_stats.c ---- */
 /* Writes "TIME":"2026-11-25T10:29:28Z" (UTC clock) or "TIME":"up 3600s". */

@@ -60,82 +60,6 @@ static void remember_press(controller *c, uint32_t hash, uint32_t now_ms)
     c->press_next = (c->press_next + 1u) % CONTROLLER_PRESS_MEMORY;
 }
 
-/* Guard verdicts other than ALLOW: count, and leave the state to be republished. */
-static void skipped(controller *c, controller_pin *p, relay_guard_verdict v, uint32_t now_ms)
-{
-    p->dirty = true; /* corrective state: the client's switch flips back */
-    switch (v) {
-    case RELAY_GUARD_ALLOW: break;
-    case RELAY_GUARD_COOLDOWN: {
-        c->counters.cooldown_skips++;
-        if (p->cooldown_reported) break;
-        p->cooldown_reported = true;
-        char name[8];
-        ctl_pin_name(p->pin, name);
-        ctl_report3(c, now_ms, "", name,
-                    " skipped: changed moments ago (cooldown); state unchanged");
-        break;
-    }
-    case RELAY_GUARD_TOGGLE_LIMIT: c->counters.toggle_skips++; break;
-    case RELAY_GUARD_VIOLATION:
-        c->counters.toggle_skips++;
-        c->counters.violations++;
-        p->report_violation = true;
-        break;
-    case RELAY_GUARD_LOCKED_NOW:
-        c->counters.toggle_skips++;
-        c->counters.violations++;
-        p->report_lock = true;
-        break;
-    case RELAY_GUARD_LOCKED: c->counters.locked_skips++; break;
-    }
-}
-
-static void apply_plain(controller *c, controller_pin *p, bool on, uint32_t now_ms, bool backlog)
-{
-    if (p->on == on) {
-        p->deferred = false; /* last value wins */
-        p->dirty = true;     /* confirm the state */
-        return;
-    }
-    relay_guard_verdict v = relay_guard_request(&p->guard, &c->cfg->guards, now_ms);
-    if (v == RELAY_GUARD_ALLOW) {
-        c->counters.relay_changes++;
-        p->deferred = false;
-        p->cooldown_reported = false;
-        ctl_drive(c, p, on);
-    } else if (v == RELAY_GUARD_COOLDOWN && backlog) {
-        p->deferred = true; /* backlog: apply the last value when the cooldown ends */
-        p->deferred_on = on;
-    } else {
-        skipped(c, p, v, now_ms);
-    }
-}
-
-void ctl_apply_deferred(controller *c, controller_pin *p, uint32_t now_ms)
-{
-    apply_plain(c, p, p->deferred_on, now_ms, false);
-}
-
-static void apply_press(controller *c, controller_pin *p, bool on, uint32_t now_ms)
-{
-    if (!on || p->pulsing) {
-        p->dirty = true; /* 0 is the resting state; a press during a pulse is ignored */
-        return;
-    }
-    relay_guard_verdict v = relay_guard_request(&p->guard, &c->cfg->guards, now_ms);
-    if (v != RELAY_GUARD_ALLOW) {
-        skipped(c, p, v, now_ms);
-        return;
-    }
-    uint32_t pulse = relay_guard_clamp_ms(c->cfg->momentary[p->index].pulse_ms);
-    c->counters.relay_changes++;
-    p->cooldown_reported = false;
-    p->pulsing = true;
-    p->pulse_end_ms = now_ms + pulse;
-    ctl_drive(c, p, true);
-}
-
 static void run_command(controller *c, uint32_t now_ms, const ctl_request *r)
 {
     switch (r->cmd) {
@@ -244,7 +168,8 @@ static bool pins_allowed(controller *c, uint32_t now_ms, const ctl_request *r, b
                       name);
 }
 
-static void handle(controller *c, uint32_t now_ms, const char *payload, size_t len, bool dup)
+void ctl_handle_message(controller *c, uint32_t now_ms, const char *payload, size_t len,
+                        bool dup)
 {
     if (len > CONTROLLER_MAX_MESSAGE) {
         c->counters.messages++;
@@ -307,18 +232,9 @@ static void handle(controller *c, uint32_t now_ms, const char *payload, size_t l
     for (size_t k = 0; k < r.count; k++) {
         controller_pin *p = &c->pins[r.pins[k].index];
         if (p->kind == CONTROLLER_PIN_MOMENTARY) {
-            apply_press(c, p, r.pins[k].on, now_ms);
+            ctl_apply_press(c, p, r.pins[k].on, now_ms);
         } else {
-            apply_plain(c, p, r.pins[k].on, now_ms, backlog);
+            ctl_apply_plain(c, p, r.pins[k].on, now_ms, backlog);
         }
     }
-}
-
-void controller_on_message(controller *c, uint32_t now_ms, const char *payload, size_t len,
-                           bool dup)
-{
-    controller_step(c, now_ms); /* end pulses and windows that are due first */
-    if (payload == NULL) len = 0;
-    handle(c, now_ms, payload == NULL ? "" : payload, len, dup);
-    ctl_flush(c, now_ms);
 }

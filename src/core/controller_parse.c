@@ -18,39 +18,6 @@ uint32_t ctl_payload_hash(const char *payload, size_t len)
     return h;
 }
 
-void ctl_refuse(controller *c, uint32_t now_ms, const char *text)
-{
-    c->counters.errors++;
-    ctl_error(c, now_ms, text);
-}
-
-/* Error report naming a pin or key: "<prefix><name><suffix>". */
-void ctl_report3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
-                    const char *suffix)
-{
-    char text[CONTROLLER_ERROR_SIZE];
-    ctl_text t;
-    ctl_text_init(&t, text, sizeof text);
-    ctl_text_str(&t, prefix);
-    ctl_text_str(&t, name);
-    ctl_text_str(&t, suffix);
-    ctl_error(c, now_ms, text);
-}
-
-void ctl_refuse3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
-                    const char *suffix)
-{
-    c->counters.errors++;
-    ctl_report3(c, now_ms, prefix, name, suffix);
-}
-
-void ctl_pin_name(uint8_t pin, char out[8])
-{
-    ctl_text t;
-    ctl_text_init(&t, out, 8);
-    ctl_text_pin(&t, pin);
-}
-
 /* "GP<0..99>" without leading zeros; -1 otherwise. */
 static int parse_pin_key(const char *key)
 {

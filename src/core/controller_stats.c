@@ -78,6 +78,14 @@ bool ctl_active_low(const controller *c, const controller_pin *p)
     return false;
 }
 
+controller_pin *ctl_find_pin(controller *c, uint8_t gpio)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        if (c->pins[i].pin == gpio) return &c->pins[i];
+    }
+    return NULL;
+}
+
 /* ---- time ---- */
 
 static void put2(char *out, unsigned v)
