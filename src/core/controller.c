@@ -92,24 +92,39 @@ bool controller_init(controller *c, const config *cfg, const controller_platform
 
 /* ---- events ---- */
 
+void controller_on_session(controller *c, uint32_t now_ms, bool session_present)
+{
+    tick(c, now_ms);
+    if (!c->connected) ctl_backlog_session(c, session_present);
+}
+
 void controller_on_connection(controller *c, uint32_t now_ms, bool up)
 {
     tick(c, now_ms);
     if (up && !c->connected) {
         c->connected = true;
         c->counters.connections++;
-        c->connected_ms = now_ms;
-        c->in_backlog = ctl_backlog_window_ms(c) > 0;
+        ctl_backlog_start(c, now_ms);
         c->full_state_pending = true;
         c->retry_pending = false;
         ctl_log(c, CONTROLLER_LOG_INFO, "connected: publishing full state");
         ctl_flush(c, now_ms);
     } else if (!up && c->connected) {
         c->connected = false;
-        c->in_backlog = false;
         c->counters.outages++;
         ctl_log(c, CONTROLLER_LOG_WARN, "connection lost");
     }
+    if (!up) ctl_backlog_stop(c);
+}
+
+void controller_on_subscribe_refused(controller *c, uint32_t now_ms)
+{
+    c->counters.subscribe_refusals++;
+    controller_on_connection(c, now_ms, true);
+    ctl_error(c, now_ms,
+              "the broker refused the subscription to the topic: commands cannot arrive; "
+              "retrying");
+    ctl_flush(c, now_ms);
 }
 
 void controller_on_message(controller *c, uint32_t now_ms, const char *payload, size_t len,
@@ -212,9 +227,7 @@ static uint32_t periodic_ms(const controller *c)
 void controller_step(controller *c, uint32_t now_ms)
 {
     tick(c, now_ms);
-    if (c->in_backlog && now_ms - c->connected_ms >= ctl_backlog_window_ms(c)) {
-        c->in_backlog = false;
-    }
+    ctl_backlog_expire(c, now_ms);
     for (size_t i = 0; i < c->pin_count; i++) step_pin(c, &c->pins[i], now_ms);
     for (size_t i = 0; i < CONTROLLER_PRESS_MEMORY; i++) {
         controller_press *m = &c->presses[i];
@@ -228,6 +241,12 @@ void controller_step(controller *c, uint32_t now_ms)
         c->mfa_granted = false;
     }
     ctl_otp_expire(c, now_ms);
+    /* The rate limit of error reports ends here, while now - error_last_ms
+     * still means something (step runs at least hourly): a report 2^32 ms
+     * later is not held back by a stale time. */
+    if (c->error_sent_once && now_ms - c->error_last_ms >= CONTROLLER_ERROR_INTERVAL_MS) {
+        c->error_sent_once = false;
+    }
     publish_guard_expire(&c->pub_guard, &c->cfg->guards, now_ms);
     if (c->retry_pending && now_ms - c->retry_ms >= CONTROLLER_PUBLISH_RETRY_MS) {
         c->retry_pending = false;
@@ -265,9 +284,6 @@ uint32_t controller_next_deadline(const controller *c, uint32_t now_ms)
             take_min(&best, d <= 0 ? 0 : (uint32_t)d);
         }
         if (p->deferred) take_min(&best, relay_guard_cooldown_left(&p->guard, g, now_ms));
-    }
-    if (ctl_in_backlog(c, now_ms)) {
-        take_min(&best, left(c->connected_ms, ctl_backlog_window_ms(c), now_ms));
     }
     if (c->ip_waiting) take_min(&best, left(c->ip_started_ms, CONTROLLER_IP_TIMEOUT_MS, now_ms));
     if (c->mfa_granted) take_min(&best, left(c->mfa_grant_ms, CONTROLLER_MFA_GRANT_MS, now_ms));

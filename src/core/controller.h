@@ -9,7 +9,9 @@
  * controller_platform, always from inside one of these calls.
  *
  *   controller_init()           once; drives every output to its off state
+ *   controller_on_session()     CONNACK accepted: whether the broker kept a session
  *   controller_on_connection()  MQTT session up (subscribed) or down
+ *   controller_on_subscribe_refused()  SUBACK 0x80 (the client retries it)
  *   controller_on_message()     a PUBLISH received on the topic (dup = DUP flag)
  *   controller_on_input()       an input pin changed level (debounced inside)
  *   controller_on_public_ip()   answer to platform.request_public_ip()
@@ -133,6 +135,9 @@ typedef struct {
     uint32_t contact_changes;    /* debounced contact changes */
     uint32_t connections;        /* session up events */
     uint32_t outages;            /* session down events after being up */
+    uint32_t subscribe_refusals; /* SUBACK 0x80 reported by the platform */
+    uint32_t backlog_ended_by_echo; /* backlogs closed by the device's own echo */
+    uint32_t backlog_ended_by_cap;  /* backlogs closed by backlog_window_ms (no echo) */
 } controller_counters;
 
 /* ---- Internal state (private: use the functions below) ---- */
@@ -178,7 +183,14 @@ typedef struct {
     uint64_t uptime_ms;
 
     bool connected;
-    bool in_backlog;             /* within backlog_window_ms of the last connect */
+    /* Backlog (controller_backlog.c): what a resumed session queued while the
+     * device was away ends where the device's own connect-time publication
+     * comes back on the topic; backlog_window_ms caps it. */
+    bool session_known;          /* CONNACK of the current connection reported */
+    bool session_present;        /* ... and it resumed a stored session */
+    bool in_backlog;             /* messages now are backlog */
+    bool marker_set;             /* marker_hash holds the connect-time publication */
+    uint32_t marker_hash;
     uint32_t connected_ms;
     bool full_state_pending;
     bool stats_pending;
@@ -232,8 +244,19 @@ typedef struct {
 bool controller_init(controller *c, const config *cfg, const controller_platform *platform,
                      void *ctx, uint32_t now_ms);
 
+/* CONNACK accepted; session_present as the broker reported it. With 0 there
+ * is no backlog at all; with 1 (or when the platform never calls this) the
+ * messages before the device's own connect-time publication comes back are
+ * the backlog. Call before the messages of that connection. */
+void controller_on_session(controller *c, uint32_t now_ms, bool session_present);
+
 /* MQTT session up (after the subscription is accepted) or down. */
 void controller_on_connection(controller *c, uint32_t now_ms, bool up);
+
+/* The broker refused the subscription to the topic (SUBACK 0x80): commands
+ * cannot arrive. The session counts as up for publishing (state and this
+ * error are published); the MQTT client asks again, backing off. */
+void controller_on_subscribe_refused(controller *c, uint32_t now_ms);
 
 /* A message received on the topic. dup: the PUBLISH carried the DUP flag. */
 void controller_on_message(controller *c, uint32_t now_ms, const char *payload, size_t len,

@@ -41,6 +41,7 @@ void ctl_text_init(ctl_text *t, char *buf, size_t size);
 void ctl_text_str(ctl_text *t, const char *s);
 void ctl_text_u32(ctl_text *t, uint32_t v);
 void ctl_text_pin(ctl_text *t, uint8_t pin); /* "GP16" */
+uint32_t ctl_payload_hash(const char *payload, size_t len); /* FNV-1a */
 
 /* ---- Config access (one place knows the field names) ---- */
 uint32_t ctl_backlog_window_ms(const controller *c);
@@ -65,6 +66,16 @@ void ctl_report3(controller *c, uint32_t now_ms, const char *prefix, const char 
 void ctl_pin_name(uint8_t pin, char out[8]);
 
 /* ---- controller_backlog.c ---- */
+void ctl_backlog_session(controller *c, bool session_present);
+/* Session up: a backlog begins unless the broker reported no stored session. */
+void ctl_backlog_start(controller *c, uint32_t now_ms);
+void ctl_backlog_stop(controller *c);
+/* A publication went out: the first one of a backlog becomes its end marker. */
+void ctl_backlog_published(controller *c, const char *payload, size_t len);
+/* One of our own publications came back on the topic. */
+void ctl_backlog_echo(controller *c, const char *payload, size_t len);
+/* The cap for a broker that never echoes. */
+void ctl_backlog_expire(controller *c, uint32_t now_ms);
 bool ctl_in_backlog(const controller *c, uint32_t now_ms);
 
 /* ---- controller_actions.c ---- */
@@ -130,7 +141,6 @@ typedef struct {
 /* Fills r from the object at token 0 of c->tokens; false after publishing the refusal. */
 bool ctl_parse_request(controller *c, uint32_t now_ms, const char *text, size_t count,
                        ctl_request *r);
-uint32_t ctl_payload_hash(const char *payload, size_t len);
 
 /* ---- controller_message.c ---- */
 /* Checks one request completely, then carries it out or publishes one refusal. */

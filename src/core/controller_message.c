@@ -185,8 +185,10 @@ void ctl_handle_message(controller *c, uint32_t now_ms, const char *payload, siz
         ctl_text_u32(&t, (uint32_t)res.error_offset);
         char text[CONTROLLER_ERROR_SIZE];
         ctl_text_init(&t, text, sizeof text);
-        ctl_text_str(&t, res.status == JSON_ERR_TOO_MANY ? "request has too many keys"
-                                                          : "invalid JSON at byte ");
+        ctl_text_str(&t, res.status == JSON_ERR_TOO_MANY
+                             ? "request too complex: too many keys or values (limit 63 JSON "
+                               "tokens); send flat keys such as {\"GP16\":1}"
+                             : "invalid JSON at byte ");
         if (res.status != JSON_ERR_TOO_MANY) {
             ctl_text_str(&t, at);
             if (res.detail != NULL && res.detail[0] != '\0') {
@@ -200,6 +202,7 @@ void ctl_handle_message(controller *c, uint32_t now_ms, const char *payload, siz
     if (c->tokens[0].type == JSON_OBJECT &&
         json_object_get(payload, c->tokens, res.count, 0, "TIME") >= 0) {
         c->counters.echoes_ignored++; /* our own publication (or one like it) */
+        ctl_backlog_echo(c, payload, len);
         return;
     }
     c->counters.messages++;

@@ -8,16 +8,6 @@
 
 #define KEY_SIZE 24
 
-uint32_t ctl_payload_hash(const char *payload, size_t len)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)payload[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* "GP<0..99>" without leading zeros; -1 otherwise. */
 static int parse_pin_key(const char *key)
 {
@@ -95,7 +85,10 @@ bool ctl_parse_request(controller *c, uint32_t now_ms, const char *text, size_t 
         char key[KEY_SIZE];
         i = val->next;
         if (!json_string_copy(text, key_tok, key, sizeof key)) {
-            ctl_refuse(c, now_ms, "unknown key (too long); keys are GP<n>, CMD and MFA");
+            ctl_refuse(c, now_ms, json_string_length(text, key_tok) < sizeof key
+                                      ? "unknown key (it holds a NUL character); keys are "
+                                        "GP<n>, CMD and MFA"
+                                      : "unknown key (too long); keys are GP<n>, CMD and MFA");
             return false;
         }
         if (strcmp(key, "CMD") == 0) {

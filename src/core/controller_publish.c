@@ -218,6 +218,7 @@ static bool send(controller *c, uint32_t now_ms, int len, bool past_guard)
     }
     c->counters.publishes++;
     publish_guard_count(&c->pub_guard, now_ms);
+    ctl_backlog_published(c, c->out, (size_t)len);
     return true;
 }
 

@@ -42,6 +42,16 @@ void ctl_text_pin(ctl_text *t, uint8_t pin)
     ctl_text_u32(t, pin);
 }
 
+uint32_t ctl_payload_hash(const char *payload, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)payload[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
 /* ---- config access ---- */
 
 uint32_t ctl_backlog_window_ms(const controller *c)

@@ -121,10 +121,45 @@ static void test_errors_not_sent_while_offline(void **state)
     expect_last("invalid JSON");
 }
 
+/* Texts that name the real problem. */
+static void test_error_texts_name_the_problem(void **state)
+{
+    (void)state;
+    connect_at(1000);
+    static const char nul_key[] = "{\"GP16\\u0000\":1}";
+    msg(2000, nul_key);
+    expect_last("unknown key (it holds a NUL character)");
+    char zeros[200] = "{\"GP16\":[0";
+    for (int i = 0; i < 70; i++) strcat(zeros, ",0");
+    strcat(zeros, "]}");
+    msg(4000, zeros);
+    expect_last("request too complex: too many keys or values");
+}
+
+/* An error 2^32 + 200 ms after the previous report is not held back by the
+ * stale time of that report. */
+static void test_error_report_after_clock_wrap(void **state)
+{
+    (void)state;
+    CFG.publish_interval_s = 0;
+    connect_at(1000);
+    msg(2000, "bad");
+    size_t pubs = F.pub_count;
+    expect_last("invalid JSON");
+    uint64_t t = 2000;
+    for (; t < 2000u + 0x100000000ull; t += 3600000u) at((uint32_t)t);
+    assert_int_equal(F.pub_count, pubs);
+    msg((uint32_t)(2000u + 200u), "{\"GP99\":1}");
+    assert_int_equal(F.pub_count, pubs + 1);
+    expect_last("GP99 is not configured");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_bad_input_table, setup_example),
+        cmocka_unit_test_setup(test_error_texts_name_the_problem, setup_example),
+        cmocka_unit_test_setup(test_error_report_after_clock_wrap, setup_example),
         cmocka_unit_test_setup(test_oversized_and_binary, setup_example),
         cmocka_unit_test_setup(test_errors_rate_limited_then_summarised, setup_example),
         cmocka_unit_test_setup(test_errors_not_sent_while_offline, setup_example),

@@ -57,6 +57,99 @@ static void test_backlog_plain_relay_last_value_wins(void **state)
     expect_last("\"GP17\":0");
 }
 
+/* ---- backlog by evidence: session-present and the device's own echo ---- */
+
+/* Offline after boot for longer than backlog_window_ms: nothing is due, the
+ * main loop may sleep (the backlog is no window that runs while offline). */
+static void test_no_wakeup_while_offline(void **state)
+{
+    (void)state;
+    at(CFG.guards.backlog_window_ms + 1000u);
+    assert_true(controller_next_deadline(&C, CFG.guards.backlog_window_ms + 1000u) > 0);
+    connect_at(10000);
+    controller_on_connection(&C, 11000, false);
+    at(20000);
+    assert_true(controller_next_deadline(&C, 20000) > 0);
+}
+
+/* A clean session (session-present 0): the broker holds nothing, so a press
+ * right after the connect is live. */
+static void test_clean_session_has_no_backlog(void **state)
+{
+    (void)state;
+    controller_on_session(&C, 1000, false);
+    connect_at(1000);
+    msg(1200, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 1);
+    assert_int_equal(C.counters.stale_refused, 0);
+}
+
+/* A resumed session: what comes before our own connect-time publication is
+ * backlog; once it echoes back, presses are live, long before the cap. */
+static void test_backlog_ends_with_own_echo(void **state)
+{
+    (void)state;
+    controller_on_session(&C, 1000, true);
+    connect_at(1000);
+    char marker[CONTROLLER_OUT_SIZE];
+    strcpy(marker, last_pub());
+    msg(1010, "{\"GP18\":1}"); /* queued while away */
+    assert_int_equal(pulses_of(18), 0);
+    assert_int_equal(C.counters.stale_refused, 1);
+    msg(1020, "{\"GP16\":0,\"TIME\":\"up 1s\"}"); /* an older echo of ours: not the marker */
+    msg(1030, "{\"GP18\":1}");
+    assert_int_equal(C.counters.stale_refused, 2);
+    msg(1040, marker); /* our connect-time publication is back */
+    assert_int_equal(C.counters.backlog_ended_by_echo, 1);
+    msg(1050, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 1);
+    /* The next connection starts over. */
+    controller_on_connection(&C, 2000, false);
+    controller_on_session(&C, 3000, true);
+    connect_at(3000);
+    msg(3010, "{\"GP19\":1}");
+    assert_int_equal(pulses_of(19), 0);
+    assert_int_equal(C.counters.stale_refused, 3);
+}
+
+/* A broker that never echoes: backlog_window_ms caps the backlog. */
+static void test_backlog_capped_without_echo(void **state)
+{
+    (void)state;
+    controller_on_session(&C, 1000, true);
+    connect_at(1000);
+    msg(1000 + CFG.guards.backlog_window_ms - 1, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 0);
+    msg(1000 + CFG.guards.backlog_window_ms, "{\"GP19\":1}");
+    assert_int_equal(pulses_of(19), 1);
+    assert_int_equal(C.counters.backlog_ended_by_cap, 1);
+}
+
+/* Messages between CONNACK and SUBACK of a clean session are live; of a
+ * resumed one, backlog. */
+static void test_before_session_up_follows_session_present(void **state)
+{
+    (void)state;
+    controller_on_session(&C, 1000, false);
+    msg(1010, "{\"GP18\":1}");
+    assert_int_equal(pulses_of(18), 1);
+    controller_on_connection(&C, 1020, false);
+    controller_on_session(&C, 5000, true);
+    msg(5010, "{\"GP19\":1}");
+    assert_int_equal(pulses_of(19), 0);
+}
+
+/* A refused subscription is reported, never a silent "connected". */
+static void test_subscribe_refused_reported(void **state)
+{
+    (void)state;
+    controller_on_session(&C, 1000, false);
+    controller_on_subscribe_refused(&C, 1000);
+    assert_int_equal(C.counters.subscribe_refusals, 1);
+    assert_int_equal(pubs_containing("\"GP16\":0"), 1);
+    expect_last("the broker refused the subscription to the topic");
+}
+
 /* ---- duplicates ---- */
 
 static void test_redelivered_press_pulses_once(void **state)
@@ -256,6 +349,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_backlog_press_refused, setup_example),
+        cmocka_unit_test_setup(test_no_wakeup_while_offline, setup_example),
+        cmocka_unit_test_setup(test_clean_session_has_no_backlog, setup_example),
+        cmocka_unit_test_setup(test_backlog_ends_with_own_echo, setup_example),
+        cmocka_unit_test_setup(test_backlog_capped_without_echo, setup_example),
+        cmocka_unit_test_setup(test_before_session_up_follows_session_present, setup_example),
+        cmocka_unit_test_setup(test_subscribe_refused_reported, setup_example),
         cmocka_unit_test_setup(test_backlog_press_allowed_by_config, setup_example),
         cmocka_unit_test_setup(test_backlog_plain_relay_last_value_wins, setup_example),
         cmocka_unit_test_setup(test_redelivered_press_pulses_once, setup_example),
