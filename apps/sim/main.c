@@ -194,11 +194,15 @@ static void on_public_ip(void *ctx, uint32_t now, bool ok, const char *text)
 {
     sim *s = ctx;
     s->now = now;
-    if (ok)
+    if (ok) {
         sim_log(s, "info", "public IP %s", text);
-    else
-        sim_log(s, "warn", "%s", text);
-    controller_on_public_ip(&s->ctl, now, ok ? text : NULL);
+        controller_on_public_ip(&s->ctl, now, text);
+        return;
+    }
+    sim_log(s, "warn", "%s", text);
+    if (strncmp(text, "getip: ", 7) == 0)
+        text += 7;
+    controller_on_public_ip_failed(&s->ctl, now, text);
 }
 
 static bool sim_unix_time(void *ctx, int64_t *secs)
@@ -245,6 +249,7 @@ static void on_mqtt_event(void *ctx, const mqtt_event *ev)
     case MQTT_EVENT_CONNECTED:
         sim_log(s, "info", "MQTT connected (session present: %s)",
                 ev->u.connected.session_present ? "yes" : "no");
+        controller_on_session(&s->ctl, s->now, ev->u.connected.session_present);
         break;
     case MQTT_EVENT_SUBSCRIBED:
         /* The session counts as up once the topic is subscribed: a command
@@ -255,9 +260,10 @@ static void on_mqtt_event(void *ctx, const mqtt_event *ev)
         session_up(s, true);
         break;
     case MQTT_EVENT_SUBSCRIBE_FAILED:
-        sim_log(s, "error", "broker refused the subscription to %s", s->cfg.mqtt.topic);
-        board_sim_mqtt(&s->board, s->now, "connected", "subscription refused");
-        session_up(s, true);
+        sim_log(s, "error", "broker refused the subscription to %s; retrying", s->cfg.mqtt.topic);
+        board_sim_mqtt(&s->board, s->now, "subscribe_failed", "subscription refused; retrying");
+        s->session_up = true;
+        controller_on_subscribe_refused(&s->ctl, s->now);
         break;
     case MQTT_EVENT_DISCONNECTED:
         sim_log(s, "warn", "MQTT disconnected: %s", mqtt_status_name(ev->reason));
@@ -351,6 +357,8 @@ static void on_board_stats(void *ctx, uint32_t now, json_writer *w)
     write_u32(w, "mqtt_connect_failures", mc->stats.connect_failures);
     write_u32(w, "mqtt_protocol_errors", mc->stats.protocol_errors);
     write_u32(w, "mqtt_dropped_packets", mc->stats.dropped_packets);
+    write_u32(w, "mqtt_stray_pubacks", mc->stats.stray_pubacks);
+    write_u32(w, "mqtt_subscribe_refusals", mc->stats.subscribe_refusals);
     write_u32(w, "mqtt_inflight", (uint32_t)mqtt_client_inflight_count(mc));
     write_u32(w, "messages", c->messages);
     write_u32(w, "echoes_ignored", c->echoes_ignored);
@@ -371,6 +379,8 @@ static void on_board_stats(void *ctx, uint32_t now, json_writer *w)
     write_u32(w, "contact_changes", c->contact_changes);
     write_u32(w, "connections", c->connections);
     write_u32(w, "outages", c->outages);
+    write_u32(w, "backlog_ended_by_echo", c->backlog_ended_by_echo);
+    write_u32(w, "backlog_ended_by_cap", c->backlog_ended_by_cap);
     json_write_key(w, "publishing_halted");
     json_write_bool(w, controller_publishing_halted(&s->ctl));
     json_write_key(w, "locked");

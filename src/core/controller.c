@@ -187,6 +187,19 @@ void controller_on_public_ip(controller *c, uint32_t now_ms, const char *ip)
     ctl_flush(c, now_ms);
 }
 
+void controller_on_public_ip_failed(controller *c, uint32_t now_ms, const char *reason)
+{
+    tick(c, now_ms);
+    if (!c->ip_waiting) return;
+    if (reason == NULL || reason[0] == '\0') {
+        controller_on_public_ip(c, now_ms, NULL);
+        return;
+    }
+    c->ip_waiting = false;
+    ctl_report3(c, now_ms, "getip failed: ", reason, "");
+    ctl_flush(c, now_ms);
+}
+
 /* ---- time ---- */
 
 static void step_pin(controller *c, controller_pin *p, uint32_t now_ms)

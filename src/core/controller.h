@@ -267,6 +267,9 @@ void controller_on_input(controller *c, uint32_t now_ms, uint8_t pin, bool level
 
 /* Answer to request_public_ip(): the address text, or NULL on failure. */
 void controller_on_public_ip(controller *c, uint32_t now_ms, const char *ip);
+/* request_public_ip() failed, and reason says how (e.g. "the provider
+ * answered HTTP 404"); published as "getip failed: <reason>". */
+void controller_on_public_ip_failed(controller *c, uint32_t now_ms, const char *reason);
 
 /* Time passed: ends pulses, settles debounced contacts, periodic publication,
  * retries publications. */

@@ -181,6 +181,21 @@ static void test_action_i_getip(void **state)
     assert_int_equal(pubs_containing("1.2.3.4"), 0);
 }
 
+/* A failed lookup says how it failed, not "did not answer" for everything. */
+static void test_getip_failure_reason(void **state)
+{
+    (void)state;
+    connect_at(1000);
+    msg(2000, "{\"CMD\":\"getip\"}");
+    controller_on_public_ip_failed(&C, 2100, "provider answered HTTP 404");
+    expect_last("getip failed: provider answered HTTP 404");
+    msg(4000, "{\"CMD\":\"getip\"}");
+    controller_on_public_ip_failed(&C, 4100, NULL);
+    expect_last("getip failed: the public IP provider did not answer");
+    controller_on_public_ip_failed(&C, 6100, "late"); /* nothing running: ignored */
+    assert_int_equal(pubs_containing("late"), 0);
+}
+
 static void test_getip_failures(void **state)
 {
     (void)state;
@@ -346,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup(test_action_g_stats, setup_example),
         cmocka_unit_test_setup(test_action_i_getip, setup_example),
         cmocka_unit_test_setup(test_getip_failures, setup_example),
+        cmocka_unit_test_setup(test_getip_failure_reason, setup_example),
         cmocka_unit_test_setup(test_action_j_refresh, setup_example),
         cmocka_unit_test_setup(test_own_echo_ignored, setup_example),
         cmocka_unit_test_setup(test_time_without_clock_is_uptime, setup_example),

@@ -225,10 +225,39 @@ static void test_lookup_timeout(void **state)
     close(server);
 }
 
+/* Content-Length is read within the headers only: an empty value is no
+ * length (old: strtol skipped the blank line and read the body's digits),
+ * and a response held in a buffer of exactly its size is never read past. */
+static void test_parse_content_length_stays_in_bounds(void **state)
+{
+    (void)state;
+    char ip[PUBLIC_IP_TEXT_MAX], err[128];
+    assert_true(parse("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n5.6.7.8", ip, err));
+    assert_string_equal(ip, "5.6.7.8");
+    assert_true(parse("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n5.6.7.9", ip, err));
+    assert_string_equal(ip, "5.6.7.9");
+    static const char *const exact[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Len\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encod\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+        size_t n = strlen(exact[i]);
+        char *buf = malloc(n); /* no NUL after it: AddressSanitizer sees any overread */
+        assert_non_null(buf);
+        memcpy(buf, exact[i], n);
+        assert_false(public_ip_parse_response(buf, n, ip, sizeof ip, err, sizeof err));
+        assert_string_equal(err, "the body is not an IP address");
+        free(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_answers),
+        cmocka_unit_test(test_parse_content_length_stays_in_bounds),
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_lookup_answer),

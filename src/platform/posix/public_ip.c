@@ -400,14 +400,31 @@ static void on_send_ready(public_ip *p, uint32_t now)
 }
 
 /* Content-Length of a complete header block, or -1 if absent. */
+/* True if the header line at line (inside [.., end)) starts with name. */
+static bool header_is(const char *line, const char *end, const char *name)
+{
+    size_t n = strlen(name);
+    return (size_t)(end - line) >= n && strncasecmp(line, name, n) == 0;
+}
+
+/* Content-Length among the first len bytes, never reading past them;
+ * -1 if absent, empty or not a number. */
 static long content_length(const char *headers, size_t len)
 {
+    const char *end = headers + len;
     const char *line = memchr(headers, '\n', len);
-    while (line && (size_t)(line - headers) < len) {
+    while (line && line < end) {
         line++;
-        if (strncasecmp(line, "Content-Length:", 15) == 0)
-            return strtol(line + 15, NULL, 10);
-        line = memchr(line, '\n', len - (size_t)(line - headers));
+        if (header_is(line, end, "Content-Length:")) {
+            const char *v = line + 15;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            long n = -1;
+            for (; v < end && isdigit((unsigned char)*v) && n < 100000000; v++)
+                n = (n < 0 ? 0 : n * 10) + (*v - '0');
+            return n;
+        }
+        line = memchr(line, '\n', (size_t)(end - line));
     }
     return -1;
 }
@@ -555,7 +572,7 @@ bool public_ip_parse_response(const char *buf, size_t len, char *ip, size_t ip_s
 
     bool chunked = false;
     for (const char *line = buf; line && line < end; ) {
-        if (strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
+        if (header_is(line, end, "Transfer-Encoding:")) {
             const char *v = line + 18;
             while (v < end && (*v == ' ' || *v == '\t'))
                 v++;
