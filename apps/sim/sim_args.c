@@ -2,6 +2,8 @@
  * mqtt-tiny-sim command line and configuration loading. See sim_args.h.
  */
 #include "sim_args.h"
+#include "mqtt_codec.h"
+#include "public_ip.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -198,6 +200,24 @@ int sim_load_config(const sim_args *a, config *cfg, FILE *out)
     if (a->topic && (!a->topic[0] || strpbrk(a->topic, "+#"))) {
         fprintf(out, "--topic: must be a non-empty topic name without wildcards\n");
         return SIM_EXIT_USAGE;
+    }
+    if (a->topic && a->topic[0] == '$') {
+        fprintf(out, "--topic: must not start with $ (reserved for the broker)\n");
+        return SIM_EXIT_USAGE;
+    }
+    if (a->topic && !mqtt_utf8_valid(a->topic, strlen(a->topic))) {
+        fprintf(out, "--topic: must be valid UTF-8\n");
+        return SIM_EXIT_USAGE;
+    }
+    if (a->password && !cfg->mqtt.username[0]) {
+        fprintf(out, "--password: needs --user (or mqtt.username in the config): MQTT sends no "
+                     "password without a user name\n");
+        return SIM_EXIT_USAGE;
+    }
+    char why_ip[160];
+    if (cfg->public_ip_url[0] && !public_ip_url_check(cfg->public_ip_url, why_ip, sizeof why_ip)) {
+        fprintf(out, "public_ip_url: %s\n", why_ip);
+        return SIM_EXIT_CONFIG;
     }
     if (a->ca) {
         FILE *ca = fopen(a->ca, "rb");

@@ -115,3 +115,27 @@ def test_command_line_overrides_the_config(tmp_path, broker):
     finally:
         sim.stop()
         phone.close()
+
+
+def test_check_refuses_a_public_ip_host_the_lookup_cannot_hold(tmp_path):
+    """The config allows 159 bytes of URL; the lookup holds a 127-byte host:
+    --check says so instead of passing what fails at run time."""
+    cfg = controller_config()
+    cfg["public_ip_url"] = "http://" + "a" * 140 + ".example/ip"
+    r = run(["--config", write(tmp_path, cfg), "--check"])
+    assert r.returncode == 1, r.stderr
+    assert "public_ip_url: public IP URL: host longer than 127 bytes" in r.stderr, r.stderr
+    cfg["public_ip_url"] = "http://" + "a" * 119 + ".example/ip"
+    r = run(["--config", write(tmp_path, cfg), "--check"])
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--topic", b"home/\xff\xfe".decode("utf-8", "surrogateescape")], "--topic: must be valid UTF-8"),
+    (["--topic", "$SYS/x"], "--topic: must not start with $"),
+    (["--password", "secret"], "--password: needs --user"),
+], ids=["topic not utf-8", "topic starts with $", "password without user"])
+def test_check_refuses_overrides_that_fail_at_run_time(tmp_path, args, expect):
+    r = run(["--config", write(tmp_path, controller_config())] + args + ["--check"])
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert expect in r.stderr, r.stderr

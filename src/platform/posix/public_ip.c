@@ -192,7 +192,9 @@ static bool parse_url(public_ip *p, const char *url, char *err, size_t err_size)
     }
     size_t host_len = (size_t)(host_end - host);
     if (host_len == 0 || host_len >= sizeof p->host) {
-        snprintf(err, err_size, "public IP URL: missing or too long host");
+        snprintf(err, err_size, host_len == 0 ? "public IP URL: missing host"
+                                              : "public IP URL: host longer than %d bytes",
+                 PUBLIC_IP_HOST_MAX - 1);
         return false;
     }
     for (size_t i = 0; i < host_len; i++) {
@@ -499,6 +501,13 @@ void public_ip_service(public_ip *p, uint32_t now, const struct pollfd *fds, siz
                                             "sending the request", "waiting for the answer"};
         lookup_failed(p, now, "getip: no answer within 5 s (%s)", where[p->state]);
     }
+}
+
+bool public_ip_url_check(const char *url, char *err, size_t err_size)
+{
+    public_ip scratch;
+    memset(&scratch, 0, sizeof scratch);
+    return parse_url(&scratch, url, err, err_size);
 }
 
 void public_ip_deinit(public_ip *p)

@@ -69,6 +69,9 @@ void public_ip_service(public_ip *p, uint32_t now, const struct pollfd *fds, siz
 /* Time of the timeout while a lookup runs; false when idle. */
 bool public_ip_deadline(const public_ip *p, uint32_t *deadline);
 
+/* Whether public_ip_start() would accept url; false with the reason in err. */
+bool public_ip_url_check(const char *url, char *err, size_t err_size);
+
 /* Stops a running lookup without calling done; frees everything. */
 void public_ip_deinit(public_ip *p);
 
