@@ -131,12 +131,14 @@ static void on_mqtt_event(void *ctx, const mqtt_event *e)
     switch (e->type) {
     case MQTT_EVENT_CONNECTED:
         printf("mqtt: connected (session present: %d)\n", e->u.connected.session_present);
+        controller_on_session(&f->ctl, now, e->u.connected.session_present);
         break;
     case MQTT_EVENT_SUBSCRIBED:
         controller_on_connection(&f->ctl, now, true);
         break;
     case MQTT_EVENT_SUBSCRIBE_FAILED:
         printf("mqtt: the broker refused the subscription to %s\n", f->cfg->mqtt.topic);
+        controller_on_subscribe_refused(&f->ctl, now);
         break;
     case MQTT_EVENT_DISCONNECTED:
         printf("mqtt: connection lost (%s)\n", mqtt_status_name(e->reason));
