@@ -379,6 +379,7 @@ static void on_board_stats(void *ctx, uint32_t now, json_writer *w)
     write_u32(w, "contact_changes", c->contact_changes);
     write_u32(w, "connections", c->connections);
     write_u32(w, "outages", c->outages);
+    write_u32(w, "subscribe_refusals", c->subscribe_refusals);
     write_u32(w, "backlog_ended_by_echo", c->backlog_ended_by_echo);
     write_u32(w, "backlog_ended_by_cap", c->backlog_ended_by_cap);
     json_write_key(w, "publishing_halted");

@@ -280,10 +280,15 @@ static void handle_line(board_sim *b, board_sim_client *c, uint32_t now, const c
     }
 }
 
+/* Reads at most BOARD_SIM_READS_PER_ROUND chunks: a client writing without
+ * pause must not starve the loop (timers, pulses, MQTT); the rest waits for
+ * the next round, where poll reports the socket readable again. */
+#define BOARD_SIM_READS_PER_ROUND 1
+
 static void client_read(board_sim *b, board_sim_client *c, uint32_t now)
 {
     char chunk[4096];
-    for (;;) {
+    for (int round = 0; round < BOARD_SIM_READS_PER_ROUND;) {
         ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
         if (n == 0) {
             client_drop(c);
@@ -317,6 +322,7 @@ static void client_read(board_sim *b, board_sim_client *c, uint32_t now)
         }
         if (c->closing)
             return;
+        round++;
     }
 }
 
