@@ -45,7 +45,6 @@ AFTER_CONNACK = {
     "publish_qos1_packet_id_0": packet(fb.PUBLISH, 0x02, b"\x00\x01a\x00\x00x"),
     "puback_length_3": packet(fb.PUBACK, 0, b"\x00\x01\x00"),
     "puback_bad_flags": bytes([0x41, 2, 0, 1]),
-    "puback_unknown_id": puback(777),
     "suback_unknown_id": suback(4242, 1),
     "suback_bad_return_code": suback(1, 0x03),
     "pingresp_with_body": b"\xd0\x01\x00",
@@ -66,6 +65,27 @@ def test_malformed_packet_after_connack(name, make_fake_broker, start_probe):
     probe.message("after/ok", since=lost["_n"])
     stats = probe.stats()
     assert stats["protocol_errors"] >= 1 and stats["connects"] == 2
+    assert not fake.errors
+
+
+def test_stray_puback_is_ignored(make_fake_broker, start_probe):
+    """A PUBACK for an id the client never stored (the broker acked a packet
+    twice) is counted and ignored: no reconnect."""
+    def handler(conn):
+        conn.read_connect()
+        conn.send(connack())
+        conn.send(puback(777))
+        conn.send(publish("after/ok", b"still here", qos=0))
+        conn.serve(timeout=30)
+
+    fake = make_fake_broker(handler)
+    probe = start_probe(fake, sub="after/#", sub_qos=1, keepalive=5, **FAST)
+    probe.connected()
+    probe.message("after/ok")
+    time.sleep(0.3)
+    stats = probe.stats()
+    assert stats["protocol_errors"] == 0 and stats["connects"] == 1, stats
+    assert probe.count("disconnected") == 0
     assert not fake.errors
 
 
