@@ -1,6 +1,6 @@
 # Quick start: `make run` (simulator with a private broker) and `make test`.
 # Both install what they need from Debian's packages on first use.
-.PHONY: all deps build run test unit system asan coverage fuzz fuzz-short soak bench footprint target clean
+.PHONY: all deps build run test unit system asan coverage fuzz fuzz-short soak bench footprint target emu-test clean
 
 JOBS ?= 2
 
@@ -49,6 +49,9 @@ footprint: deps
 
 target: deps
 	@scripts/target.sh
+
+emu-test: deps
+	@scripts/emu-test.sh
 
 clean:
 	rm -rf build build-* out

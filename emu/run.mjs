@@ -19,12 +19,13 @@
 //   {"ev":"gpio","pin":16,"out":true,"level":1}  a pin's direction or driven level changed
 //   {"ev":"log","src":"usb"|"uart0","line":"..."}
 //   {"ev":"usb","state":"enabled"|"connected"}   the device attached / the host opened the CDC port
-//   {"ev":"stalled"} {"ev":"paused"} {"ev":"stats",...} {"ev":"exit",...} {"ev":"error","message":...}
+//   {"ev":"stalled","wd_enabled":true,"wd_load":N,"wd_last_feed_us":T}
+//   {"ev":"paused"} {"ev":"stats",...} {"ev":"exit",...} {"ev":"error","message":...}
 //
 // Commands on stdin, one JSON object a line:
 //   {"cmd":"run","until_ms":N}     run to simulated time N ms, then {"ev":"paused"}
 //   {"cmd":"input","pin":1,"level":0}   drive a pin from outside (level null: release it)
-//   {"cmd":"stats"}  {"cmd":"stall"}  {"cmd":"quit"}
+//   {"cmd":"stats"}  {"cmd":"pins"} (-> {"ev":"pins",...})  {"cmd":"stall"}  {"cmd":"quit"}
 //   {"cmd":"uart_send","data":"..."}  {"cmd":"usb_send","data":"..."}
 //
 // What rp2040js does not model and this runner adds:
@@ -324,6 +325,17 @@ class Board {
       // REASON is set by rp2040js (TIMER for a timeout, FORCE for CTRL.TRIGGER)
       this.requestReset(wd.reason === WATCHDOG_REASON_FORCE ? 'watchdog_force' : 'watchdog', wd.reason);
     };
+    // Note each feed (a write to LOAD), for the stall report.
+    this.wdLastFeedNs = null;
+    this.wdLoad = null;
+    const wdWrite = wd.writeUint32.bind(wd);
+    wd.writeUint32 = (offset, value) => {
+      if (offset === 0x04) {
+        this.wdLastFeedNs = this.nowNs;
+        this.wdLoad = value & 0xffffff;
+      }
+      wdWrite(offset, value);
+    };
     const ppbWrite = chip.ppb.writeUint32.bind(chip.ppb);
     chip.ppb.writeUint32 = (offset, value) => {
       if (offset === PPB_AIRCR && value >>> 16 === 0x05fa && value & 0x4) {
@@ -411,7 +423,13 @@ class Board {
     const core = this.chip.core;
     core.PM = true; // interrupts masked: what a core stuck in a critical section looks like
     this.stalled = true;
-    this.event({ ev: 'stalled' });
+    const wd = this.chip.peripherals[0x40058];
+    this.event({
+      ev: 'stalled',
+      wd_enabled: wd.enable,
+      wd_load: this.wdLoad,
+      wd_last_feed_us: this.wdLastFeedNs === null ? null : Math.floor(this.wdLastFeedNs / 1000),
+    });
   }
 
   /** Runs at most maxInstr instructions, stopping at simulated time limitNs. */
@@ -443,6 +461,22 @@ class Board {
       n++;
       clock.tick((c * 1e9) / chip.clkSys);
     }
+  }
+
+  pins() {
+    const pull = (p) => (p.pullupEnabled ? (p.pulldownEnabled ? 'keeper' : 'up') : p.pulldownEnabled ? 'down' : 'none');
+    this.event({
+      ev: 'pins',
+      pins: this.chip.gpio.map((p, i) => ({
+        pin: i,
+        func: p.functionSelect,
+        out: p.outputEnable,
+        level: p.outputValue ? 1 : 0,
+        in: p.inputValue ? 1 : 0,
+        pull: pull(p),
+        external: this.external[i],
+      })),
+    });
   }
 
   stats() {
@@ -578,6 +612,9 @@ function main() {
       }
       case 'stats':
         board.stats();
+        return;
+      case 'pins':
+        board.pins();
         return;
       case 'stall':
         board.stall();
