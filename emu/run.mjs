@@ -29,6 +29,9 @@
 //   {"cmd":"uart_send","data":"..."}  {"cmd":"usb_send","data":"..."}
 //
 // What rp2040js does not model and this runner adds:
+//   - a USB host that NAKs: the CDC OUT endpoint is answered only when there is
+//     data to send (rp2040js's own host answers with empty packets at once,
+//     which keeps the device in its USB interrupt);
 //   - pad pulls: an input pin that nothing drives reads its pull-up/pull-down level,
 //     and an output pin reads back the level it drives;
 //   - the watchdog reset: rp2040js counts the watchdog down (2 ticks a µs, the
@@ -360,6 +363,25 @@ class Board {
       this.event({ ev: 'usb', state: 'enabled' });
       onEnabled();
     };
+    // rp2040js's CDC host answers every OUT buffer the device arms at once, with
+    // a zero-length packet when it has nothing to send; the device re-arms and
+    // the two ping-pong forever (tens of millions of instructions a simulated
+    // second in the USB interrupt). A real host NAKs until it has data: hold
+    // the armed buffer until usb_send brings some.
+    const answerOut = chip.usbCtrl.onEndpointRead;
+    this.heldOut = null;
+    chip.usbCtrl.onEndpointRead = (endpoint, size) => {
+      if (endpoint === cdc.outEndpoint && cdc.txFIFO.itemCount === 0) {
+        this.heldOut = { endpoint, size };
+        return;
+      }
+      answerOut(endpoint, size);
+    };
+    this.answerHeldOut = () => {
+      const held = this.heldOut;
+      this.heldOut = null;
+      if (held) answerOut(held.endpoint, held.size);
+    };
     cdc.onDeviceConnected = () => this.event({ ev: 'usb', state: 'connected' });
     cdc.onSerialData = (data) => {
       for (const b of data) this.usb.push(b);
@@ -629,6 +651,7 @@ function main() {
           if (cmd.cmd === 'uart_send') board.chip.uart[0].feedByte(b);
           else board.cdc.sendSerialByte(b);
         }
+        if (cmd.cmd === 'usb_send') board.answerHeldOut();
         return;
       }
       case 'quit':
