@@ -146,6 +146,11 @@ static void settle_contact(controller *c, controller_pin *p, uint32_t now_ms)
         p->on = on;
         p->dirty = true;
         c->counters.contact_changes++;
+        char text[24] = "contact ";
+        ctl_pin_name(p->pin, text + 8);   /* "GPn", at most 7 bytes with its NUL */
+        size_t n = strlen(text);
+        memcpy(text + n, on ? " is now 1" : " is now 0", 10);
+        ctl_log(c, CONTROLLER_LOG_INFO, text);
     }
 }
 

@@ -119,7 +119,7 @@ def test_contact_change_reaches_controller(boot, emu_image, make_config):
     chip = boot(emu_image, make_config(example_config()))
     chip.wait_for_log(BOOT_RX, BOOT_TIMEOUT_MS)
     chip.run_until(chip.now_ms + 1000)
-    rx = r"controller .*GP1\b"
+    rx = r"^controller info: contact GP1 is now 1$"
     before = [e for e in chip.logs() if re.search(rx, e["line"])]
     assert not before, f"contact GP1 reported before it changed: {before}"
     mark = len(chip.events)
