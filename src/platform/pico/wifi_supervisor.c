@@ -21,7 +21,8 @@ static void begin_join(wifi_supervisor *w, uint32_t now)
     w->deadline = now + WIFI_JOIN_TIMEOUT_MS;
     w->next_check = now + WIFI_LINK_CHECK_MS;
     printf("wifi: joining \"%s\" (attempt %lu)\n", w->ssid, (unsigned long)w->attempts);
-    if (!radio_join_start(w->ssid, w->password))
+    w->not_started = !radio_join_start(w->ssid, w->password);
+    if (w->not_started)
         w->deadline = now;   /* could not even start: counts as a failure at once */
 }
 
@@ -68,7 +69,8 @@ bool wifi_supervisor_step(wifi_supervisor *w, uint32_t now)
         }
         if (deadline_passed(now, w->deadline)) {
             w->failures++;
-            schedule_retry(w, now, "join timed out");
+            schedule_retry(w, now, w->not_started ? "cannot join: the radio is not running"
+                                                  : "join timed out");
         }
         break;
     case WIFI_UP:

@@ -33,6 +33,7 @@ typedef struct {
     uint32_t failures;          /* failed or timed-out joins since boot */
     uint32_t outages;           /* links lost after being up */
     bool changed;               /* up/down flipped in the last step */
+    bool not_started;           /* the radio refused to start the current join */
 } wifi_supervisor;
 
 void wifi_supervisor_init(wifi_supervisor *w, const char *ssid, const char *password);
