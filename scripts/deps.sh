@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake make gcc clang llvm libclang-rt-14-dev pkg-config
+  cmake make gcc g++ clang llvm libclang-rt-14-dev pkg-config
   libmbedtls-dev libcmocka-dev
   mosquitto mosquitto-clients openssl
   python3 python3-pytest python3-paho-mqtt

@@ -41,8 +41,11 @@ scripts/soak.sh short
 step "footprint on Cortex-M0+"
 scripts/footprint.sh
 
-step "RP2040 firmware build"
+step "RP2040 firmware build (board image, emulated-chip image, UF2 files)"
 scripts/target.sh
+
+step "the firmware on an emulated RP2040"
+scripts/emu-test.sh
 
 step "done"
 echo "make test: all checks passed"
