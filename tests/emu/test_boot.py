@@ -6,6 +6,8 @@ low (off = high), contacts GP0..3 with pull-ups, broker mqtt://10.0.0.1:1883
 """
 
 import re
+import struct
+import zlib
 
 from conftest import config_header, example_config
 
@@ -104,6 +106,50 @@ def test_corrupt_config_is_refused(boot, emu_image, make_config, tmp_path):
     chip.wait_for_log(r"^config: .*(CRC|damaged)", BOOT_TIMEOUT_MS)
     assert not [e for e in chip.logs() if re.search(r"^config: loaded", e["line"])]
     run_without_usable_config(chip)
+
+
+def rewrite_config_uf2(good, bad, edit):
+    """Copies config UF2 good to bad with edit(json bytes) -> json bytes of the same length
+    applied to the image's JSON and the image's CRC made valid again: an image the firmware
+    reads without complaint whose content its parser must refuse."""
+    data = bytearray(good.read_bytes())
+    blocks = [data[i:i + 512] for i in range(0, len(data), 512)]
+    flat = bytearray()
+    for b in blocks:
+        size = struct.unpack_from("<I", b, 16)[0]
+        flat += b[32:32 + size]
+    magic, version, json_len, ca_len, _crc, res = struct.unpack_from("<6I", flat, 0)
+    json_bytes = bytes(flat[24:24 + json_len])
+    new_json = edit(json_bytes)
+    assert len(new_json) == json_len and new_json != json_bytes
+    flat[24:24 + json_len] = new_json
+    crc = zlib.crc32(bytes(flat[0:16]))
+    crc = zlib.crc32(bytes(flat[24:24 + json_len + 1 + ca_len]), crc)
+    struct.pack_into("<I", flat, 16, crc)
+    at = 0
+    for b in blocks:
+        size = struct.unpack_from("<I", b, 16)[0]
+        b[32:32 + size] = flat[at:at + size]
+        at += size
+    bad.write_bytes(b"".join(bytes(b) for b in blocks))
+    return bad
+
+
+def test_invalid_config_in_flash_is_refused_with_the_parsers_messages(boot, emu_image, make_config,
+                                                                       tmp_path):
+    good = make_config(example_config())
+    bad = rewrite_config_uf2(good, tmp_path / "invalid.uf2",
+                             lambda j: j.replace(b'"pin": 16', b'"pin": 24', 1))
+    chip = boot(emu_image, bad)
+    chip.wait_for_log(r"^config: invalid configuration in flash; relays stay off$", BOOT_TIMEOUT_MS)
+    chip.wait_for_log(r"^config error: relays\[0\]\.pin: GP24 is wired to the WiFi chip", 100)
+    assert not [e for e in chip.logs() if re.search(r"^config: loaded", e["line"])]
+    run_without_usable_config(chip)
+    # said again every 30 s, for a host that connects late
+    chip.run_until(31000)
+    said = [e for e in chip.logs() if re.search(r"^config error: relays\[0\]", e["line"])]
+    assert len(said) == 2, f"expected the parser's message at boot and 30 s later: {said}"
+    assert_relays_never_on(chip)
 
 
 def test_tls_configuration_created(boot, emu_image, make_config, test_ca):
