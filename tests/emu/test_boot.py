@@ -159,6 +159,21 @@ def test_tls_configuration_created(boot, emu_image, make_config, test_ca):
     _, m = chip.wait_for_log(r"^tls: CA loaded \((\d+) bytes\), TLS configuration ready", 5000)
     pem_len = len(test_ca.read_bytes())
     assert int(m.group(1)) in (pem_len, pem_len + 1, ca_len), f"CA length {m.group(1)}, PEM has {pem_len}"
+    # The TLS configuration lives on lwIP's heap: it must be made after the radio
+    # (which starts lwIP) is up, never before (lwIP's heap is not set up then).
+    lines = [e["line"] for e in chip.logs()]
+    radio = [i for i, line in enumerate(lines) if re.search(r"^wifi: radio .* started$", line)]
+    tls = [i for i, line in enumerate(lines) if line.startswith("tls: ")]
+    assert radio and tls and radio[0] < tls[0], f"TLS set up before the network stack:\n{chip.log_text()}"
+
+
+def test_no_tls_configuration_without_network_stack(boot, cyw43_image, make_config, test_ca):
+    """The board image on a chip without a CYW43: lwIP never starts, so no TLS
+    configuration may be made (it would come from an uninitialised lwIP heap)."""
+    chip = boot(cyw43_image, make_config(example_config("mqtts://10.0.0.1:8883"), ca=test_ca))
+    chip.wait_for_log(r"^wifi: radio cyw43 did not start; retrying$", 5000)
+    chip.run_until(12000)
+    assert not [e for e in chip.logs() if e["line"].startswith("tls: ")], chip.log_text()
 
 
 def test_contact_change_reaches_controller(boot, emu_image, make_config):

@@ -219,10 +219,14 @@ static bool setup_client(firmware *f)
 
 /* Starts the radio (and with it lwIP); once it runs, the MQTT transport and
  * its TLS configuration, which lwIP's heap holds, are set up once. */
-static bool start_radio(firmware *f)
+static bool start_radio(firmware *f, bool again)
 {
-    if (!radio_init(f->cfg->wifi.country))
+    if (!radio_init(f->cfg->wifi.country)) {
+        printf("wifi: radio %s %s\n", radio_name(), again ? "still not starting"
+                                                           : "did not start; retrying");
         return false;
+    }
+    printf("wifi: radio %s started\n", radio_name());
     if (f->client_ok && !f->transport_ok)
         f->transport_ok = mqtt_transport_init(&f->transport, &f->client, &f->broker, f->ca_pem,
                                               f->ca_pem_len);
@@ -312,8 +316,7 @@ void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
     if (!public_ip_init(&f->ip, cfg->public_ip_url, on_public_ip, f))
         printf("getip: unusable URL %s\n", cfg->public_ip_url);
 
-    bool radio_ok = start_radio(f);
-    printf("wifi: radio %s%s\n", radio_name(), radio_ok ? " started" : " did not start; retrying");
+    bool radio_ok = start_radio(f, false);
     uint32_t radio_retry_at = now_ms() + FIRMWARE_RADIO_RETRY_MS;
     wifi_supervisor_init(&f->wifi, cfg->wifi.ssid, cfg->wifi.password);
     wifi_supervisor_start(&f->wifi, now_ms());
@@ -325,9 +328,8 @@ void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
         log_buffer_service();
 
         if (!radio_ok && (int32_t)(now - radio_retry_at) >= 0) {
-            radio_ok = start_radio(f);
+            radio_ok = start_radio(f, true);
             radio_retry_at = now + FIRMWARE_RADIO_RETRY_MS;
-            printf("wifi: radio %s %s\n", radio_name(), radio_ok ? "started" : "still not starting");
         }
 
         if (wifi_supervisor_step(&f->wifi, now)) {

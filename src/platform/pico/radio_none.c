@@ -60,7 +60,7 @@ bool radio_join_start(const char *ssid, const char *password)
 {
     (void)ssid;
     (void)password;
-    return false;   /* no radio: the supervisor counts a failed attempt */
+    return radio_ready;   /* the join starts and never finds a network: it times out */
 }
 
 void radio_leave(void)
