@@ -14,6 +14,7 @@
 #include "firmware.h"
 #include "firmware_config.h"
 #include "log_buffer.h"
+#include "pico/time.h"
 
 static void start_log(void)
 {
@@ -26,6 +27,7 @@ static void start_log(void)
  * The parser's errors live in this frame, only while it is needed. */
 static void __attribute__((noinline)) load_config(config_image_view *image)
 {
+    uint32_t main_us = time_us_32();
     config_errors errors;
     char why[200];
     bool embedded = mtc_config_json_len > 0;
@@ -40,8 +42,12 @@ static void __attribute__((noinline)) load_config(config_image_view *image)
     if (status == CONFIG_IMAGE_OK &&
         config_parse_tokens(image->json, image->json_len, &firmware_config, &errors,
                             firmware_boot_tokens(), FIRMWARE_CONFIG_TOKENS)) {
+        uint32_t parsed_us = time_us_32();
         board_pins_init(&firmware_config);   /* relays off before anything else */
+        uint32_t safe_us = time_us_32();
         start_log();
+        printf("boot: main %lu us, configuration parsed %lu us, relays safe %lu us after reset\n",
+               (unsigned long)main_us, (unsigned long)parsed_us, (unsigned long)safe_us);
         if (embedded)
             printf("config: embedded at build time (%lu bytes JSON, CA %lu bytes)\n",
                    (unsigned long)image->json_len, (unsigned long)image->ca_pem_len);
