@@ -1,6 +1,8 @@
 /* The configuration image; see config_image.h for the layout. */
 #include "config_image.h"
 
+#include "byte_order.h"
+
 #include <string.h>
 
 #define OFF_MAGIC 0u
@@ -11,19 +13,6 @@
 #define OFF_RESERVED 20u
 #define CRC_COVERED_HEADER 16u   /* magic, version, json_len, ca_len */
 #define ERASED_WORD 0xFFFFFFFFu
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 static bool fits_u32(size_t v)
 {

@@ -1,6 +1,8 @@
 /* UF2 blocks; see uf2.h. */
 #include "uf2.h"
 
+#include "byte_order.h"
+
 #include <string.h>
 
 #define OFF_MAGIC0 0u
@@ -16,19 +18,6 @@
 
 #define KNOWN_FLAGS (UF2_FLAG_NOT_MAIN_FLASH | UF2_FLAG_FILE_CONTAINER | UF2_FLAG_FAMILY_ID | \
                      UF2_FLAG_MD5 | UF2_FLAG_EXTENSION_TAGS)
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 bool uf2_encode_block(uint8_t *out, uint32_t address, const uint8_t *payload, size_t len,
                       uint32_t block_no, uint32_t block_count, uint32_t family)
