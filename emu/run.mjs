@@ -12,6 +12,14 @@
 //   --max-wall-s N        give up after N seconds of wall time (exit code 3)
 //   --slice N             instructions per time slice before yielding (default 200000)
 //   --quiet-gpio          do not report GPIO events
+//   --slip-cmd CMD        run CMD (/bin/sh -c) and join the chip's UART1 to its
+//                         stdin/stdout (SLIP bytes; emu/tun_bridge.c bridges them to a
+//                         TUN device). Bytes reach UART1's receive FIFO at the baud
+//                         rate the firmware set, never overfilling it. Implies
+//                         --realtime.
+//   --realtime            simulated time never runs ahead of wall time (the peer on
+//                         the network lives in wall time)
+//   --paint A:B           fill SRAM A..B (hex) with 0xa5 at every chip start (stack painting)
 //
 // Events on stdout, one JSON object a line, each with t_us (simulated µs since
 // power-up, continuous across resets):
@@ -21,12 +29,17 @@
 //   {"ev":"usb","state":"enabled"|"connected"}   the device attached / the host opened the CDC port
 //   {"ev":"stalled","wd_enabled":true,"wd_load":N,"wd_last_feed_us":T}
 //   {"ev":"paused"} {"ev":"stats",...} {"ev":"exit",...} {"ev":"error","message":...}
+//   {"ev":"slip","dir":"tx"|"rx","len":N,"head":"hex"}  a SLIP frame left UART1 (tx) or
+//                         its last byte entered UART1's receive FIFO (rx); head: its first 64 bytes
+//   {"ev":"mem","addr":A,"hex":"..."}               answer to read
 //
 // Commands on stdin, one JSON object a line:
 //   {"cmd":"run","until_ms":N}     run to simulated time N ms, then {"ev":"paused"}
 //   {"cmd":"input","pin":1,"level":0}   drive a pin from outside (level null: release it)
 //   {"cmd":"stats"}  {"cmd":"pins"} (-> {"ev":"pins",...})  {"cmd":"stall"}  {"cmd":"quit"}
 //   {"cmd":"uart_send","data":"..."}  {"cmd":"usb_send","data":"..."}
+//   {"cmd":"link","up":false|true}  cut / restore the SLIP line (bytes both ways are lost)
+//   {"cmd":"read","addr":A,"len":N}  read N bytes of SRAM (-> {"ev":"mem",...})
 //
 // What rp2040js does not model and this runner adds:
 //   - a USB host that NAKs: the CDC OUT endpoint is answered only when there is
@@ -43,6 +56,7 @@
 //     PRIMASK set (no instruction runs, no interrupt is taken, so nothing can feed
 //     the watchdog) while the clock and every peripheral, the watchdog included,
 //     keep running. The stall ends only with a reset.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -147,6 +161,9 @@ function parseArgs(argv) {
     maxWallS: null,
     slice: 200000,
     gpio: true,
+    slipCmd: null,
+    realtime: false,
+    paint: null,
   };
   const num = (name, v) => {
     const x = Number(v);
@@ -174,6 +191,19 @@ function parseArgs(argv) {
       opts.wait = true;
     } else if (a === '--quiet-gpio') {
       opts.gpio = false;
+    } else if (a === '--slip-cmd') {
+      opts.slipCmd = argv[++i];
+      if (!opts.slipCmd) throw new UsageError('--slip-cmd needs a command');
+      opts.realtime = true;
+    } else if (a === '--realtime') {
+      opts.realtime = true;
+    } else if (a === '--paint') {
+      const m = /^(0x[0-9a-fA-F]+):(0x[0-9a-fA-F]+)$/.exec(argv[++i] || '');
+      if (!m) throw new UsageError('--paint needs START:END in hex');
+      opts.paint = { start: Number(m[1]), end: Number(m[2]) };
+      if (opts.paint.start < 0x20000000 || opts.paint.end > 0x20042000 || opts.paint.start >= opts.paint.end) {
+        throw new UsageError('--paint range must lie inside SRAM 0x20000000..0x20042000');
+      }
     } else if (a === '-h' || a === '--help') {
       opts.help = true;
     } else if (a.startsWith('-')) {
@@ -271,6 +301,128 @@ class LineCollector {
   }
 }
 
+/** Watches a SLIP byte stream and reports each frame's length and first bytes. */
+class SlipTap {
+  constructor(dir, sink) {
+    this.dir = dir;
+    this.sink = sink;
+    this.head = [];
+    this.len = 0;
+    this.esc = false;
+  }
+  push(b) {
+    if (b === 0xc0) {
+      if (this.len) this.sink({ ev: 'slip', dir: this.dir, len: this.len, head: Buffer.from(this.head).toString('hex') });
+      this.head = [];
+      this.len = 0;
+      this.esc = false;
+      return;
+    }
+    if (this.esc) {
+      this.esc = false;
+      b = b === 0xdc ? 0xc0 : b === 0xdd ? 0xdb : b;
+    } else if (b === 0xdb) {
+      this.esc = true;
+      return;
+    }
+    if (this.head.length < 64) this.head.push(b);
+    this.len++;
+  }
+}
+
+/** UART1 joined to a child process (the TUN bridge) speaking SLIP on its stdin/stdout. */
+class SlipLine {
+  constructor(cmd, board) {
+    this.board = board;
+    this.rx = []; // bytes from the host, not yet in the UART's FIFO
+    this.rxPos = 0;
+    this.tx = []; // bytes from the chip, not yet written to the child
+    this.up = true;
+    this.nextRxNs = 0;
+    this.held = 0; // times a byte waited because the receive FIFO was full
+    this.lost = 0; // bytes that arrived while UART1 was off
+    this.txTap = new SlipTap('tx', (ev) => board.event(ev));
+    this.rxTap = new SlipTap('rx', (ev) => board.event(ev));
+    this.child = spawn('/bin/sh', ['-c', cmd], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdin.on('error', () => {});
+    this.child.stdout.on('data', (data) => {
+      if (!this.up) return;
+      for (const b of data) this.rx.push(b);
+      board.wake();
+    });
+    this.child.on('exit', (code, signal) => {
+      this.child = null;
+      board.event({ ev: 'error', message: `--slip-cmd ended (code ${code}, signal ${signal})` });
+    });
+  }
+  attach(chip) {
+    chip.uart[1].onByte = (b) => {
+      if (!this.up) return;
+      this.tx.push(b);
+      this.txTap.push(b);
+    };
+  }
+  pending() {
+    return this.rxPos < this.rx.length;
+  }
+  /** Moves host bytes into UART1's receive FIFO, one per character time. */
+  feed(chip, nowNs) {
+    const uart = chip.uart[1];
+    while (this.rxPos < this.rx.length && nowNs >= this.nextRxNs) {
+      if (!uart.enabled || !uart.rxEnabled) {
+        // A UART that is off receives nothing: the byte is lost on the line.
+        this.rxPos++;
+        this.lost++;
+        continue;
+      }
+      if (uart.rxFIFO.full) {
+        // A real UART would overrun and lose the byte; here it waits, and is counted.
+        this.held++;
+        this.nextRxNs = nowNs + this.byteNs(uart);
+        return;
+      }
+      const b = this.rx[this.rxPos++];
+      uart.feedByte(b);
+      this.rxTap.push(b);
+      // On schedule: the next character follows this one; after a pause: one character time from now.
+      const byteNs = this.byteNs(uart);
+      this.nextRxNs = (nowNs - this.nextRxNs < byteNs ? this.nextRxNs : nowNs) + byteNs;
+    }
+    if (this.rxPos >= this.rx.length) {
+      this.rx = [];
+      this.rxPos = 0;
+    } else if (this.rxPos > 65536) {
+      this.rx = this.rx.slice(this.rxPos);
+      this.rxPos = 0;
+    }
+  }
+  byteNs(uart) {
+    const baud = uart.baudDivider ? uart.baudRate : 115200;
+    return 1e10 / baud; // 10 bits a character (8N1)
+  }
+  flush() {
+    if (this.tx.length && this.child) {
+      this.child.stdin.write(Buffer.from(this.tx));
+    }
+    this.tx = [];
+  }
+  setUp(up) {
+    this.up = up;
+    if (!up) {
+      this.rx = [];
+      this.rxPos = 0;
+      this.tx = [];
+    }
+  }
+  stop() {
+    if (this.child) {
+      this.child.stdin.end();
+      const child = this.child;
+      setTimeout(() => child.kill('SIGTERM'), 500).unref();
+    }
+  }
+}
+
 // ---------------------------------------------------------------- the board
 
 class Board {
@@ -288,6 +440,9 @@ class Board {
     this.stalled = false;
     this.uart = new LineCollector('uart0', (src, line) => this.log(src, line));
     this.usb = new LineCollector('usb', (src, line) => this.log(src, line));
+    this.sleepNs = 0; // simulated time the core spent asleep (WFI/WFE)
+    this.wake = () => {};
+    this.slip = opts.slipCmd ? new SlipLine(opts.slipCmd, this) : null;
     this.start('power_on', new Uint32Array(8), 0);
   }
 
@@ -347,6 +502,11 @@ class Board {
       ppbWrite(offset, value);
     };
     chip.uart[0].onByte = (b) => this.uart.push(b);
+    if (this.slip) this.slip.attach(chip);
+    if (this.opts.paint) {
+      const { start, end } = this.opts.paint;
+      chip.sram.fill(0xa5, start - 0x20000000, end - 0x20000000);
+    }
     this.attachUsbHost(chip);
     this.chip = chip;
     this.stalled = false;
@@ -470,10 +630,18 @@ class Board {
       const remaining = limitNs - this.nowNs;
       if (remaining <= 0) break;
       const core = chip.core;
+      const slip = this.slip;
+      if (slip && slip.pending()) {
+        const now = this.nowNs;
+        if (now >= slip.nextRxNs) slip.feed(chip, now);
+      }
       if (this.stalled || core.waiting) {
         // Asleep (WFI/WFE) or parked: jump to the next thing that happens.
-        const next = clock.nextAlarm ? clock.nanosToNextAlarm : remaining;
-        clock.tick(Math.max(0, Math.min(next, remaining)));
+        let next = clock.nextAlarm ? clock.nanosToNextAlarm : remaining;
+        if (slip && slip.pending()) next = Math.min(next, Math.max(0, slip.nextRxNs - this.nowNs));
+        const jump = Math.max(0, Math.min(next, remaining));
+        clock.tick(jump);
+        if (!this.stalled) this.sleepNs += jump;
         n += 16; // bounded work per slice even when alarms come thick
         continue;
       }
@@ -483,6 +651,16 @@ class Board {
       n++;
       clock.tick((c * 1e9) / chip.clkSys);
     }
+  }
+
+  read(addr, len) {
+    const off = addr - 0x20000000;
+    if (!Number.isInteger(addr) || !Number.isInteger(len) || len <= 0 || len > 270336 || off < 0 ||
+        off + len > this.chip.sram.length) {
+      this.event({ ev: 'error', message: 'read needs addr and len inside SRAM 0x20000000..0x20042000' });
+      return;
+    }
+    this.event({ ev: 'mem', addr, hex: Buffer.from(this.chip.sram.subarray(off, off + len)).toString('hex') });
   }
 
   pins() {
@@ -507,6 +685,9 @@ class Board {
       instr: this.instr,
       cycles: this.cycles,
       resets: this.resets,
+      asleep_us: Math.floor(this.sleepNs / 1000),
+      uart1_rx_held: this.slip ? this.slip.held : 0,
+      uart1_rx_lost_off: this.slip ? this.slip.lost : 0,
       clk_sys_hz: this.chip.clkSys,
       stalled: this.stalled,
       wall_s: Number(((performance.now() - startWall) / 1000).toFixed(3)),
@@ -560,8 +741,26 @@ function main() {
     board.uart.flush();
     board.usb.flush();
     board.stats();
+    if (board.slip) board.slip.stop();
     board.event({ ev: 'exit', code, ...extra });
     process.exit(code);
+  };
+
+  let wallTimer = null;
+  const waitWall = (ms) => {
+    if (!wallTimer && !quitting) {
+      wallTimer = setTimeout(() => {
+        wallTimer = null;
+        schedule();
+      }, ms);
+    }
+  };
+  board.wake = () => {
+    if (wallTimer) {
+      clearTimeout(wallTimer);
+      wallTimer = null;
+    }
+    schedule();
   };
 
   const schedule = () => {
@@ -580,10 +779,22 @@ function main() {
     }
     if (board.nowNs < targetNs) {
       pausedReported = false;
-      board.runSlice(opts.slice, targetNs);
+      let limitNs = targetNs;
+      if (opts.realtime) {
+        limitNs = Math.min(targetNs, (performance.now() - startWall) * 1e6);
+        if (board.nowNs >= limitNs) {
+          // Ahead of wall time: wait for it (or for bytes from the network).
+          if (board.slip) board.slip.flush();
+          waitWall(Math.min(2, (board.nowNs - limitNs) / 1e6 + 0.2));
+          return;
+        }
+      }
+      board.runSlice(opts.slice, limitNs);
+      if (board.slip) board.slip.flush();
       schedule();
       return;
     }
+    if (board.slip) board.slip.flush();
     if (!pausedReported) {
       pausedReported = true;
       board.event({ ev: 'paused' });
@@ -654,6 +865,18 @@ function main() {
         if (cmd.cmd === 'usb_send') board.answerHeldOut();
         return;
       }
+      case 'link': {
+        if (!board.slip || typeof cmd.up !== 'boolean') {
+          board.event({ ev: 'error', message: 'link needs --slip-cmd and up true or false' });
+          return;
+        }
+        board.slip.setUp(cmd.up);
+        board.event({ ev: 'link', up: cmd.up });
+        return;
+      }
+      case 'read':
+        board.read(cmd.addr, cmd.len);
+        return;
       case 'quit':
         finish(0);
         return;

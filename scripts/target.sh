@@ -12,7 +12,9 @@
 #     $PICO_SDK_PATH/lib/cyw43-driver, else ../shared/third_party/cyw43-driver.
 # Outputs in build-target/fw: mqtt_tiny.uf2 (the board image: no configuration,
 # no secret inside), mqtt_tiny_emu.uf2 (the same firmware for the emulated chip:
-# a radio that never finds a network), config-example.uf2, mqtt-tiny-config.
+# a radio that never finds a network), mqtt_tiny_net.uf2 (the same firmware on
+# a SLIP link on UART1, for the emulated chip on a network), config-example.uf2,
+# mqtt-tiny-config.
 # build-target/fw-embedded checks that a configuration embedded at build time
 # still builds (MTC_CONFIG).
 # Environment: MTC_CA (the example's CA), MTC_MAX_FLASH / MTC_MAX_RAM (bytes;
@@ -75,10 +77,10 @@ mkdir -p "$top"
 configure "$build" -DMTC_CONFIG= -DMTC_CA=
 grep -E "mqtt_tiny|cyw43-driver|TinyUSB" "$build.configure.log" | sed 's/^/  /' || true
 
-echo "target: build (board image, emulated-chip image, host tools)"
+echo "target: build (board image, emulated-chip images, host tools)"
 build_fw "$build"
 grep -E "^verified|uf2" "$build.build.log" | sed 's/^/  /' || true
-for image in mqtt_tiny mqtt_tiny_emu; do
+for image in mqtt_tiny mqtt_tiny_emu mqtt_tiny_net; do
   [ -f "$build/$image.uf2" ] || { echo "target: $build/$image.uf2 was not written" >&2; exit 1; }
 done
 
