@@ -1,6 +1,6 @@
 # Quick start: `make run` (simulator with a private broker) and `make test`.
 # Both install what they need from Debian's packages on first use.
-.PHONY: all deps build run test unit system asan coverage fuzz fuzz-short soak bench footprint target emu-test clean
+.PHONY: all deps build run test unit system asan coverage fuzz fuzz-short soak bench footprint target emu-test web clean
 
 JOBS ?= 2
 
@@ -52,6 +52,9 @@ target: deps
 
 emu-test: deps
 	@scripts/emu-test.sh
+
+web: deps
+	@scripts/web.sh
 
 clean:
 	rm -rf build build-* out

@@ -10,6 +10,7 @@ packages=(
   python3 python3-pytest python3-paho-mqtt
   gcovr valgrind
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
+  lld ca-certificates chromium
 )
 
 missing=()
