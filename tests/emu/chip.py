@@ -24,8 +24,8 @@ class EmuError(AssertionError):
 
 
 class Chip:
-    def __init__(self, uf2=(), bins=(), max_wall_s=150, stderr_path=None):
-        cmd = ["node", str(RUNNER), "--wait", "--max-wall-s", str(max_wall_s)]
+    def __init__(self, uf2=(), bins=(), max_wall_s=150, stderr_path=None, extra_args=()):
+        cmd = ["node", str(RUNNER), "--wait", "--max-wall-s", str(max_wall_s), *extra_args]
         for addr, path in bins:
             cmd += ["--load-bin", hex(addr), str(path)]
         cmd += [str(p) for p in uf2]

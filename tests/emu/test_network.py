@@ -1,0 +1,293 @@
+"""The firmware's whole network path on the emulated RP2040.
+
+The image mqtt_tiny_net (lwIP slipif on UART1, 10.0.0.2/24) runs under
+emu/run.mjs --slip-cmd, joined through emu/tun_bridge.c to the TUN device of
+a network namespace this test run creates (netlab.py): a real Mosquitto
+(plain and TLS with a CA made now), DNS, SNTP and HTTP responders, paho-mqtt
+peers. Everything above the SLIP link is the board image's code: lwIP,
+altcp_tls + mbedTLS, DNS, SNTP, the HTTP client, the MQTT transport and
+client, the controller.
+
+The runner keeps simulated time from running ahead of wall time (the broker
+lives in wall time); GPIO and log times below are simulated.
+
+The example board: relays GP16/17 and momentary GP18/19 (active low: on =
+level 0), contacts GP0..3 (pull-up, normally open: closed = level 0 = 1).
+"""
+
+import json
+import re
+import time
+
+import pytest
+
+from conftest import example_config
+from chip import Chip
+from netlab import (BROKER_NAME, HOST_IP, HTTP_PORT, NTP_UNIX, NTP_UTC, PLAIN_PORT, PUBLIC_IP, TLS_PORT,
+                    NetLab)
+from mqtt_env import Peer
+
+TOPIC = "mqtt-tiny/home"
+ALL_KEYS = {"GP0", "GP1", "GP2", "GP3", "GP16", "GP17", "GP18", "GP19", "TIME"}
+CONNECTED_RX = r"^mqtt: connected \(session present: (\d)\)"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, runner_ready):
+    lab = NetLab(tmp_path_factory.mktemp("netlab"))
+    try:
+        lab.open()
+    except BaseException as err:
+        lab.close()
+        pytest.fail(f"the private network for the emulated chip could not be set up: {err}", pytrace=False)
+    yield lab
+    lab.close()
+
+
+@pytest.fixture(scope="session")
+def net_image(runner_ready):
+    from conftest import FW_DIR, _need_file
+    return _need_file(FW_DIR / "mqtt_tiny_net.uf2", "firmware image on a SLIP link",
+                      "build it with `make target` (or set MTC_FW_DIR)")
+
+
+def net_config(broker=f"mqtt://{HOST_IP}:{PLAIN_PORT}", **mqtt):
+    cfg = example_config(broker)
+    cfg["mqtt"]["username"] = ""
+    cfg["mqtt"]["password"] = ""
+    cfg["mqtt"].update(mqtt)
+    cfg["public_ip_url"] = f"http://{HOST_IP}:{HTTP_PORT}/"
+    return cfg
+
+
+@pytest.fixture
+def net(lab, net_image, make_config, tmp_path):
+    """net(cfg=None, ca=None) -> (chip, peer): the peer subscribed before the chip powers up."""
+    started = []
+
+    def start(cfg=None, ca=None, subscribe=True, extra_args=()):
+        peer = Peer(host=HOST_IP, port=PLAIN_PORT)
+        peer.connect()
+        if subscribe:
+            peer.subscribe(TOPIC, qos=1)
+        uf2 = make_config(cfg or net_config(), ca=ca)
+        chip = Chip(uf2=(net_image, uf2), max_wall_s=120, stderr_path=tmp_path / f"runner{len(started)}.stderr",
+                    extra_args=("--slip-cmd", lab.slip_cmd(), *extra_args))
+        started.append((chip, peer))
+        return chip, peer
+
+    yield start
+    for chip, peer in started:
+        chip.close()
+        peer.close()
+    if lab.broker.proc is None or lab.broker.proc.poll() is not None:
+        lab.broker.start()
+
+
+# ------------------------------------------------------------------ helpers
+
+def payloads(peer, since=0):
+    """Messages on TOPIC as (index, dict) from index since on."""
+    out = []
+    for i, m in enumerate(list(peer.messages)[since:], start=since):
+        if m.topic != TOPIC:
+            continue
+        try:
+            out.append((i, json.loads(m.payload)))
+        except ValueError:
+            out.append((i, {"_raw": m.payload}))
+    return out
+
+
+def drive(chip, cond, timeout_ms, step_ms=100, what="condition", lab=None):
+    """Runs the chip in steps of simulated time until cond() is true; returns its value."""
+    end = chip.now_ms + timeout_ms
+    while True:
+        value = cond()
+        if value:
+            return value
+        if chip.now_ms >= end:
+            detail = f"\nbroker log (end):\n{lab.broker.log_text(25)}" if lab else ""
+            raise AssertionError(f"no {what} within {timeout_ms} simulated ms (now {chip.now_ms:.0f} ms)\n"
+                                 f"chip log:\n{chip.log_text(40)}{detail}")
+        chip.run_for(step_ms)
+
+
+def wait_message(chip, peer, pred, timeout_ms, since=0, what="publication", lab=None):
+    def find():
+        for i, p in payloads(peer, since):
+            if pred(p):
+                return i, p
+        return None
+    return drive(chip, find, timeout_ms, what=what, lab=lab)
+
+
+def is_full_state(p):
+    return set(p) == ALL_KEYS
+
+
+def connected(chip, peer, lab, timeout_ms=8000):
+    """Waits for the connect-time full state; returns (its index, its payload)."""
+    return wait_message(chip, peer, is_full_state, timeout_ms, what="full state on connect", lab=lab)
+
+
+def gpio_levels(chip, pin, out_only=True):
+    return [(e["t_us"], e["level"]) for e in chip.gpio(pin) if e["out"] or not out_only]
+
+
+def send(peer, obj, qos=1):
+    peer.publish(TOPIC, json.dumps(obj), qos=qos)
+
+
+# ------------------------------------------------------------------ tests
+
+def test_connect_publishes_full_state(lab, net):
+    chip, peer = net()
+    _, state = connected(chip, peer, lab)
+    assert {k: state[k] for k in ALL_KEYS - {"TIME"}} == {k: 0 for k in ALL_KEYS - {"TIME"}}, state
+    ev, m = chip.wait_for_log(CONNECTED_RX, 1)
+    assert m.group(1) == "0", "clean_first: the first session is clean"
+    assert re.search(r"New client connected from 10\.0\.0\.2:\d+ as mqtt-tiny-picow", lab.broker.log_text(400)), (
+        lab.broker.log_text())
+    print(f"\nconnected at {ev['t_us'] / 1000:.1f} simulated ms after power-up")
+    # The namespace's only route is the TUN subnet: nothing can leave it.
+    assert lab.routes().strip().splitlines() == [f"10.0.0.0/24 dev mtc0 proto kernel scope link src {HOST_IP}"]
+
+
+def test_relay_command_switches_gpio_and_echoes(lab, net):
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    before = len(chip.events)
+    send(peer, {"GP16": 1})
+    drive(chip, lambda: any(e.get("ev") == "gpio" and e["pin"] == 16 and e["level"] == 0
+                            for e in chip.events[before:]), 5000, step_ms=20, what="GP16 on (level 0)")
+    _, echo = wait_message(chip, peer, lambda p: p.get("GP16") == 1 and "TIME" in p and len(p) == 2, 3000,
+                           since=idx + 1, what='{"GP16":1,"TIME":...}')
+    chip.run_for(2100)   # past the relay's cooldown (guards.cooldown_ms 2000)
+    send(peer, {"GP16": 0})
+    drive(chip, lambda: chip.gpio(16) and chip.gpio(16)[-1]["level"] == 1, 5000, step_ms=20, what="GP16 off")
+    levels = [e["level"] for e in chip.gpio(16) if e["out"]]
+    assert levels[-2:] == [0, 1], levels
+
+
+def test_momentary_pulse_length(lab, net):
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    send(peer, {"GP18": 1})
+    _, on = wait_message(chip, peer, lambda p: p.get("GP18") == 1, 5000, since=idx + 1, what="GP18 on")
+    _, off = wait_message(chip, peer, lambda p: p.get("GP18") == 0, 4000, since=idx + 1, what="GP18 off")
+    edges = [(e["t_us"], e["level"]) for e in chip.gpio(18) if e["out"]]
+    lows = [t for t, lv in edges if lv == 0]
+    assert len(lows) == 1, edges
+    high_after = [t for t, lv in edges if lv == 1 and t > lows[0]]
+    assert high_after, edges
+    pulse_ms = (high_after[0] - lows[0]) / 1000
+    print(f"\nGP18 pulse {pulse_ms:.3f} simulated ms (pulse_ms 2000)")
+    assert 2000 <= pulse_ms <= 2010, edges
+
+
+def test_contact_change_published(lab, net):
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    chip.set_input(2, 0)   # closed: pulled low
+    _, closed = wait_message(chip, peer, lambda p: p.get("GP2") == 1, 3000, since=idx + 1, what='{"GP2":1}')
+    assert set(closed) == {"GP2", "TIME"}, closed
+    chip.set_input(2, None)
+    wait_message(chip, peer, lambda p: p.get("GP2") == 0 and "GP0" not in p, 3000, since=idx + 1,
+                 what='{"GP2":0}')
+
+
+def test_tls_connect_checks_the_ca(lab, net):
+    cfg = net_config(f"mqtts://{BROKER_NAME}:{TLS_PORT}")
+    chip, peer = net(cfg, ca=lab.ca.ca_cert)
+    chip.wait_for_log(r"^tls: CA loaded", 3000)
+    _, m = chip.wait_for_log(r"^mqtt: TLS session up after (\d+) ms", 8000)
+    connected(chip, peer, lab)
+    assert BROKER_NAME in lab.dns.asked, lab.dns.asked
+    print(f"\nTLS handshake {m.group(1)} simulated ms")
+    assert int(m.group(1)) < 8000   # inside the watchdog's 8 s
+
+
+def test_tls_wrong_ca_is_refused(lab, net):
+    cfg = net_config(f"mqtts://{BROKER_NAME}:{TLS_PORT}")
+    chip, peer = net(cfg, ca=lab.wrong_ca.ca_cert)
+    ev, _ = chip.wait_for_log(r"^mqtt: connection error -?\d+ \(TLS handshake or certificate\)", 8000)
+    chip.run_for(500)
+    text = chip.log_text(200)
+    assert "mqtt: connected" not in text, text
+    assert not payloads(peer), "the chip published through a broker whose certificate it must refuse"
+    assert [r["cause"] for r in chip.resets()] == ["power_on"], chip.resets()
+
+
+def test_broker_restart_reconnects_and_republishes(lab, net):
+    chip, peer = net()
+    connected(chip, peer, lab)
+    peer.close()
+    lab.broker.stop()
+    chip.run_for(1500)
+    lab.broker.start()
+    peer2 = Peer(host=HOST_IP, port=PLAIN_PORT)
+    peer2.connect()
+    peer2.subscribe(TOPIC, qos=1)
+    try:
+        ev_count = len(chip.logs())
+        _, state = connected(chip, peer2, lab, timeout_ms=20000)
+        assert [r["cause"] for r in chip.resets()] == ["power_on"]
+        later = [e["line"] for e in chip.logs()[ev_count - 1:]] + [e["line"] for e in chip.logs()]
+        assert any(re.search(CONNECTED_RX, line) for line in later)
+    finally:
+        peer2.close()
+
+
+def test_stats_command(lab, net):
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    send(peer, {"CMD": "stats"})
+    _, st = wait_message(chip, peer, lambda p: "STATS" in p, 3000, since=idx + 1, what="STATS")
+    assert st["CONNECTIONS"] == 1 and st["OUTAGES"] == 0, st
+    assert st["STATS"].startswith("Uptime=0 days 0 hrs, Outages=0"), st
+
+
+def test_getip_over_http(lab, net):
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    n = len(lab.http.requests)
+    send(peer, {"CMD": "getip"})
+    _, ip = wait_message(chip, peer, lambda p: "IP" in p, 5000, since=idx + 1, what="IP")
+    assert ip["IP"] == PUBLIC_IP, ip
+    assert lab.http.requests[n:] == ["/"], lab.http.requests
+
+
+def test_sntp_time_in_time_key(lab, net):
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    _, m = chip.wait_for_log(r"^clock: set by SNTP \((\d+)\)", 12000)
+    assert int(m.group(1)) == NTP_UNIX
+    assert "pool.ntp.org" in lab.dns.asked, lab.dns.asked
+    send(peer, {"CMD": "refresh"})
+    _, state = wait_message(chip, peer, lambda p: is_full_state(p) and p["TIME"].startswith("2030-"), 3000,
+                            since=idx + 1, what="full state with the SNTP time")
+    assert state["TIME"][:15] == NTP_UTC[:15], state   # 2030-01-02T03:0
+
+
+def test_link_loss_with_qos1_in_flight_loses_nothing(lab, net):
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    chip._send({"cmd": "link", "up": False})
+    # While the line is cut: four contact changes (the chip's QoS 1 publications
+    # wait for their PUBACK) and a command to the chip (the broker holds it).
+    for pin in (0, 1, 2, 3):
+        chip.set_input(pin, 0)
+        chip.run_for(150)
+    send(peer, {"GP17": 1})
+    chip.run_for(4000)
+    assert not [p for _, p in payloads(peer, idx + 1) if any(k in p for k in ("GP0", "GP1", "GP2", "GP3"))], (
+        "a publication crossed a cut line")
+    assert not any(e["level"] == 0 for e in chip.gpio(17) if e["out"]), "GP17 switched while the line was cut"
+    chip._send({"cmd": "link", "up": True})
+    for pin in (0, 1, 2, 3):
+        wait_message(chip, peer, lambda p, k=f"GP{pin}": p.get(k) == 1, 15000, since=idx + 1,
+                     what=f"GP{pin}:1 after the line came back", lab=lab)
+    drive(chip, lambda: any(e["level"] == 0 for e in chip.gpio(17) if e["out"]), 15000, what="GP17 on")
+    text = chip.log_text(400)
+    assert [r["cause"] for r in chip.resets()] == ["power_on"], text
