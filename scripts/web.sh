@@ -25,7 +25,7 @@ done
 # npm packages, exactly as locked; puppeteer-core never downloads a browser.
 lock_version() { node -p "require('./web/package-lock.json').packages['node_modules/$1'].version"; }
 installed_version() { node -p "require('./web/node_modules/$1/package.json').version" 2>/dev/null || true; }
-for pkg in mqtt esbuild puppeteer-core qrcode-generator; do
+for pkg in mqtt esbuild puppeteer-core qrcode-generator ws; do
   if [ "$(installed_version "$pkg")" != "$(lock_version "$pkg")" ]; then
     (cd web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
     break
