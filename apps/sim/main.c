@@ -48,6 +48,9 @@ typedef struct {
     uint32_t now;             /* time of the current loop round, for callbacks */
     bool wifi_up;
     bool session_up;          /* controller told the session is up */
+    /* Home Assistant topics (empty when discovery is off) */
+    char ha_birth[CONTROLLER_HA_TOPIC_SIZE];
+    char ha_filter[CONTROLLER_HA_TOPIC_SIZE];
 } sim;
 
 /* ---- logging ------------------------------------------------------------ */
@@ -157,6 +160,23 @@ static bool sim_publish(void *ctx, const char *payload, size_t len)
     return true;
 }
 
+static bool sim_publish_to(void *ctx, const char *topic, const char *payload, size_t len,
+                           uint8_t qos, bool retain)
+{
+    sim *s = ctx;
+    if (!s->link_ready)
+        return false;
+    mqtt_status st = mqtt_client_publish(mqtt_link_client(&s->link), s->now, topic,
+                                         (const uint8_t *)payload, len, qos, retain, NULL);
+    if (st != MQTT_OK) {
+        sim_log(s, "warn", "publish to %s not queued: %s", topic, mqtt_status_name(st));
+        return false;
+    }
+    sim_log(s, "info", "publish to %s%s: %.*s", topic, retain ? " (retained)" : "", (int)len,
+            payload);
+    return true;
+}
+
 static void sim_read_stats(void *ctx, controller_platform_stats *out)
 {
     sim *s = ctx;
@@ -252,6 +272,10 @@ static void on_mqtt_event(void *ctx, const mqtt_event *ev)
         controller_on_session(&s->ctl, s->now, ev->u.connected.session_present);
         break;
     case MQTT_EVENT_SUBSCRIBED:
+        if (ev->u.suback.index != 0) {
+            sim_log(s, "info", "subscribed to Home Assistant topic %u", (unsigned)ev->u.suback.index);
+            break;
+        }
         /* The session counts as up once the topic is subscribed: a command
          * published after the board's "connected" event cannot be missed. */
         sim_log(s, "info", "subscribed to %s (QoS %u)", s->cfg.mqtt.topic,
@@ -260,6 +284,11 @@ static void on_mqtt_event(void *ctx, const mqtt_event *ev)
         session_up(s, true);
         break;
     case MQTT_EVENT_SUBSCRIBE_FAILED:
+        if (ev->u.suback.index != 0) {
+            sim_log(s, "warn", "broker refused Home Assistant topic %u; retrying",
+                    (unsigned)ev->u.suback.index);
+            break;
+        }
         sim_log(s, "error", "broker refused the subscription to %s; retrying", s->cfg.mqtt.topic);
         board_sim_mqtt(&s->board, s->now, "subscribe_failed", "subscription refused; retrying");
         s->session_up = true;
@@ -285,8 +314,8 @@ static void on_mqtt_event(void *ctx, const mqtt_event *ev)
         const mqtt_publish *m = &ev->u.message;
         size_t topic_len = strlen(s->cfg.mqtt.topic);
         if (m->topic_len != topic_len || memcmp(m->topic, s->cfg.mqtt.topic, topic_len) != 0) {
-            sim_log(s, "warn", "message on unexpected topic %.*s ignored", (int)m->topic_len,
-                    m->topic);
+            controller_on_other_message(&s->ctl, s->now, m->topic, m->topic_len,
+                                        (const char *)m->payload, m->payload_len);
             break;
         }
         controller_on_message(&s->ctl, s->now, (const char *)m->payload, m->payload_len, m->dup);
@@ -489,6 +518,8 @@ static void sim_cleanup(sim *s)
     if (s->link_ready) {
         /* A clean stop: DISCONNECT when connected, then close. */
         s->now = mtc_now_ms();
+        if (s->ctl_ready)
+            controller_stop(&s->ctl, s->now); /* retained "offline" before DISCONNECT */
         mqtt_client_stop(mqtt_link_client(&s->link), s->now);
         mqtt_link_service(&s->link, s->now, NULL, 0);
         mqtt_link_deinit(&s->link);
@@ -561,7 +592,21 @@ int main(int argc, char **argv)
                       : s->cfg.mqtt.session == CONFIG_SESSION_CLEAN    ? MQTT_SESSION_CLEAN
                                                                        : MQTT_SESSION_CLEAN_FIRST;
     mc.subscriptions[0] = s->cfg.mqtt.topic;
+    controller_ha_topics(&s->cfg, s->ha_birth, s->ha_filter);
+    if (s->ha_birth[0] != '\0') {
+        mc.subscriptions[1] = s->ha_birth;
+        mc.subscriptions[2] = s->ha_filter;
+    }
     mc.subscription_qos = 1;
+    if (s->cfg.mqtt.status_topic[0] != '\0') {
+        /* availability: the broker publishes "offline" (retained) for us
+         * when the connection dies without a DISCONNECT */
+        mc.will_topic = s->cfg.mqtt.status_topic;
+        mc.will_payload = (const uint8_t *)"offline";
+        mc.will_payload_len = 7;
+        mc.will_qos = 1;
+        mc.will_retain = true;
+    }
     if (args.backoff_first_ms > 0)
         mc.backoff_first_ms = (uint32_t)args.backoff_first_ms;
     if (args.backoff_max_ms > 0) {
@@ -591,6 +636,7 @@ int main(int argc, char **argv)
         .unix_time = sim_unix_time,
         .hmac_sha1 = sim_hmac_sha1,
         .log = sim_controller_log,
+        .publish_to = sim_publish_to,
     };
     if (!controller_init(&s->ctl, &s->cfg, &platform, s, s->now)) {
         fprintf(stderr, "mqtt-tiny-sim: the controller refused the configuration\n");

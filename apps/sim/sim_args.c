@@ -180,6 +180,10 @@ int sim_load_config(const sim_args *a, config *cfg, FILE *out)
         return SIM_EXIT_CONFIG;
     }
 
+    /* the default status topic follows a --topic override */
+    char default_status[sizeof cfg->mqtt.status_topic];
+    snprintf(default_status, sizeof default_status, "%s/status", cfg->mqtt.topic);
+    bool status_default = strcmp(default_status, cfg->mqtt.status_topic) == 0;
     bool ok = override("--broker", a->broker, cfg->mqtt.broker_url, sizeof cfg->mqtt.broker_url, out) &&
               override("--ca", a->ca, cfg->mqtt.ca_file, sizeof cfg->mqtt.ca_file, out) &&
               override("--user", a->user, cfg->mqtt.username, sizeof cfg->mqtt.username, out) &&
@@ -188,6 +192,8 @@ int sim_load_config(const sim_args *a, config *cfg, FILE *out)
               override("--topic", a->topic, cfg->mqtt.topic, sizeof cfg->mqtt.topic, out);
     if (!ok)
         return SIM_EXIT_USAGE;
+    if (status_default)
+        snprintf(cfg->mqtt.status_topic, sizeof cfg->mqtt.status_topic, "%s/status", cfg->mqtt.topic);
     if (a->keepalive_s >= 0)
         cfg->mqtt.keepalive_s = (uint16_t)a->keepalive_s;
 

@@ -83,6 +83,17 @@ void config_defaults(config *c)
     c->guards.backlog_window_ms = DEFAULT_BACKLOG_WINDOW_MS;
     c->publish_interval_s = DEFAULT_PUBLISH_INTERVAL_S;
     memcpy(c->public_ip_url, DEFAULT_PUBLIC_IP_URL, sizeof DEFAULT_PUBLIC_IP_URL);
+    memcpy(c->homeassistant.discovery_prefix, CONFIG_DEFAULT_PREFIX, sizeof CONFIG_DEFAULT_PREFIX);
+}
+
+static const char *const device_class_names[CONFIG_CLASS_COUNT] = {
+    "", "door", "garage_door", "window", "opening", "lock", "motion", "occupancy", "presence",
+    "moisture", "smoke", "gas", "tamper", "vibration", "safety", "problem", "power", "plug",
+};
+
+const char *config_device_class_name(uint8_t device_class)
+{
+    return device_class < CONFIG_CLASS_COUNT ? device_class_names[device_class] : "";
 }
 
 const char *config_session_name(config_session s)
@@ -263,6 +274,7 @@ typedef enum {
     K_PIN,          /* uint8_t GPIO, unique across the board */
     K_PULL,         /* "up" | "down" | "none" */
     K_SESSION,      /* "clean_first" | "persistent" | "clean" */
+    K_CLASS,        /* uint8_t config_device_class from its name */
     K_OTP,          /* array of base32 secrets; aux: offset of the uint8_t count */
     K_OBJECT,       /* sub: schema of the object */
     K_LIST,         /* array of objects; aux: offset of the size_t count; max: entries */
@@ -278,6 +290,8 @@ typedef enum {
     C_WIFI_PASSWORD,
     C_USERNAME,         /* remembered for the password-needs-user check */
     C_PASSWORD,
+    C_STATUS_TOPIC,     /* a topic or empty; remembered for the default */
+    C_PREFIX,           /* discovery prefix */
 } text_check;
 
 typedef struct schema schema;
@@ -324,6 +338,12 @@ static const field mqtt_fields[] = {
     STR(config_mqtt, topic, C_TOPIC, true),
     NUM(config_mqtt, keepalive_s, K_U16, 5, 65535),
     { "session", K_SESSION, C_NONE, false, offsetof(config_mqtt, session), 0, 0, 0, NULL },
+    STR(config_mqtt, status_topic, C_STATUS_TOPIC, false),
+};
+
+static const field ha_fields[] = {
+    FLAG(config_homeassistant, discovery),
+    STR(config_homeassistant, discovery_prefix, C_PREFIX, false),
 };
 
 static const field relay_fields[] = {
@@ -347,6 +367,7 @@ static const field contact_fields[] = {
     { "pull", K_PULL, C_NONE, false, offsetof(config_contact, pull), 0, 0, 0, NULL },
     FLAG(config_contact, normally_open),
     NUM(config_contact, debounce_ms, K_U32, 0, 10000),
+    { "device_class", K_CLASS, C_NONE, false, offsetof(config_contact, device_class), 0, 0, 0, NULL },
 };
 
 static const field guard_fields[] = {
@@ -361,6 +382,7 @@ static const field guard_fields[] = {
 
 static const schema wifi_schema = { wifi_fields, COUNT_OF(wifi_fields), 0, 0, NULL };
 static const schema mqtt_schema = { mqtt_fields, COUNT_OF(mqtt_fields), 0, 0, NULL };
+static const schema ha_schema = { ha_fields, COUNT_OF(ha_fields), 0, 0, NULL };
 static const schema guard_schema = { guard_fields, COUNT_OF(guard_fields), 0, 0, NULL };
 static const schema relay_schema = { relay_fields, COUNT_OF(relay_fields), LIST_RELAYS,
                                      sizeof(config_relay), relay_defaults };
@@ -372,6 +394,7 @@ static const schema contact_schema = { contact_fields, COUNT_OF(contact_fields),
 static const field root_fields[] = {
     { "wifi", K_OBJECT, C_NONE, false, offsetof(config, wifi), 0, 0, 0, &wifi_schema },
     { "mqtt", K_OBJECT, C_NONE, true, offsetof(config, mqtt), 0, 0, 0, &mqtt_schema },
+    { "homeassistant", K_OBJECT, C_NONE, false, offsetof(config, homeassistant), 0, 0, 0, &ha_schema },
     { "relays", K_LIST, C_NONE, false, offsetof(config, relays), offsetof(config, relay_count), 0,
       CONFIG_MAX_RELAYS, &relay_schema },
     { "momentary", K_LIST, C_NONE, false, offsetof(config, momentary), offsetof(config, momentary_count), 0,
@@ -418,6 +441,8 @@ typedef struct {
     size_t otp_used;                    /* secrets seen so far in this walk */
     bool have_username;
     bool have_password;
+    bool have_status_topic;
+    size_t topic_len;
     uint8_t list_id;                    /* list entry being walked, for pin owners */
     size_t list_index;
     uint8_t pin_owner[CONFIG_MAX_PIN + 1];  /* list_id << 5 | index, 0: free */
@@ -611,6 +636,12 @@ static const char *check_text(walker *w, uint8_t check, const char *s)
         return config_broker_url_error(s, NULL);
     case C_HTTP_URL:
         return n == 0 ? NULL : config_http_url_error(s, NULL);
+    case C_STATUS_TOPIC:
+        if (n == 0) {
+            w->have_status_topic = true; /* "" turns availability off */
+            return NULL;
+        }
+        /* fall through */
     case C_TOPIC:
         if (n == 0) {
             return "must not be empty";
@@ -620,6 +651,26 @@ static const char *check_text(walker *w, uint8_t check, const char *s)
         }
         if (s[0] == '$') {
             return "must not start with $ (reserved for the broker)";
+        }
+        if (check == C_TOPIC) {
+            w->topic_len = n;
+        } else {
+            w->have_status_topic = true;
+        }
+        return NULL;
+    case C_PREFIX:
+        if (n == 0) {
+            return "must not be empty";
+        }
+        for (size_t i = 0; i < n; i++) {
+            char c = s[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '/')) {
+                return "may hold only letters, digits, '_', '-' and '/'";
+            }
+        }
+        if (s[0] == '/' || s[n - 1] == '/') {
+            return "must not start or end with '/'";
         }
         return NULL;
     case C_COUNTRY:
@@ -933,6 +984,20 @@ static void walk_value(walker *w, const field *f, size_t v, char *base)
         }
         break;
     }
+    case K_CLASS: {
+        uint8_t k = CONFIG_CLASS_COUNT;
+        for (uint8_t i = 1; i < CONFIG_CLASS_COUNT; i++) {
+            if (json_string_equals(w->text, t, device_class_names[i])) {
+                k = i;
+            }
+        }
+        if (k == CONFIG_CLASS_COUNT) {
+            error1(w, "must be a device class such as door, garage_door, window, motion (docs/config.md)");
+        } else if (w->commit) {
+            *dst = (char)k;
+        }
+        break;
+    }
     case K_OTP:
         field_otp(w, f, v, base);
         break;
@@ -995,8 +1060,19 @@ static void walk(walker *w, config *out)
     memset(w->pin_owner, 0, sizeof w->pin_owner);
     w->have_username = false;
     w->have_password = false;
+    w->have_status_topic = false;
+    w->topic_len = 0;
     path_pop(w, 0);
     walk_object(w, 0, &root_schema, (char *)out);
+    if (!w->have_status_topic) {
+        static const char suffix[] = "/status";
+        _Static_assert(CONFIG_TOPIC_SIZE - 1 + sizeof suffix <= sizeof(((config_mqtt *)0)->status_topic),
+                       "the default status topic always fits");
+        if (w->commit && w->topic_len > 0) {
+            memcpy(out->mqtt.status_topic, out->mqtt.topic, w->topic_len);
+            memcpy(out->mqtt.status_topic + w->topic_len, suffix, sizeof suffix);
+        }
+    }
     if (w->have_password && !w->have_username) {
         size_t saved = path_push_key(w, "mqtt.password", 13);
         error1(w, "needs mqtt.username (MQTT sends no password without a user name)");

@@ -69,10 +69,37 @@ typedef struct {
     uint8_t otp_count;
 } config_momentary;
 
+/* Home Assistant binary_sensor device classes a contact may announce. */
+typedef enum {
+    CONFIG_CLASS_NONE = 0,          /* default: no device_class */
+    CONFIG_CLASS_DOOR,
+    CONFIG_CLASS_GARAGE_DOOR,
+    CONFIG_CLASS_WINDOW,
+    CONFIG_CLASS_OPENING,
+    CONFIG_CLASS_LOCK,
+    CONFIG_CLASS_MOTION,
+    CONFIG_CLASS_OCCUPANCY,
+    CONFIG_CLASS_PRESENCE,
+    CONFIG_CLASS_MOISTURE,
+    CONFIG_CLASS_SMOKE,
+    CONFIG_CLASS_GAS,
+    CONFIG_CLASS_TAMPER,
+    CONFIG_CLASS_VIBRATION,
+    CONFIG_CLASS_SAFETY,
+    CONFIG_CLASS_PROBLEM,
+    CONFIG_CLASS_POWER,
+    CONFIG_CLASS_PLUG,
+    CONFIG_CLASS_COUNT
+} config_device_class;
+
+/* "door", ... ; "" for CONFIG_CLASS_NONE and out-of-range values. */
+const char *config_device_class_name(uint8_t device_class);
+
 typedef struct {
     uint8_t pin;
     config_pull pull;               /* default up */
     bool normally_open;             /* default true: closed contact reads 1 */
+    uint8_t device_class;           /* config_device_class; default none */
     uint32_t debounce_ms;           /* default 50 */
 } config_contact;
 
@@ -102,11 +129,23 @@ typedef struct {
     char topic[CONFIG_TOPIC_SIZE];
     uint16_t keepalive_s;               /* default 60 */
     config_session session;             /* default CONFIG_SESSION_CLEAN_FIRST */
+    /* availability: retained "online"/"offline" and the last will; the
+     * parser fills the default "<topic>/status"; "" turns it off */
+    char status_topic[CONFIG_TOPIC_SIZE + 7];
 } config_mqtt;
+
+#define CONFIG_PREFIX_SIZE 33           /* Home Assistant discovery prefix: 32 bytes + NUL */
+#define CONFIG_DEFAULT_PREFIX "homeassistant"
+
+typedef struct {
+    bool discovery;                     /* default false */
+    char discovery_prefix[CONFIG_PREFIX_SIZE]; /* default "homeassistant" */
+} config_homeassistant;
 
 typedef struct {
     config_wifi wifi;
     config_mqtt mqtt;
+    config_homeassistant homeassistant;
     config_relay relays[CONFIG_MAX_RELAYS];
     size_t relay_count;
     config_momentary momentary[CONFIG_MAX_MOMENTARY];

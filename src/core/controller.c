@@ -106,6 +106,10 @@ void controller_on_connection(controller *c, uint32_t now_ms, bool up)
         c->counters.connections++;
         ctl_backlog_start(c, now_ms);
         c->full_state_pending = true;
+        c->status_pending = c->cfg->mqtt.status_topic[0] != '\0' && c->platform.publish_to != NULL;
+        c->discovery_pending = ctl_discovery_on(c);
+        c->discovery_next = 0;
+        if (c->discovery_pending) c->stats_pending = true; /* the diagnostic sensors */
         c->retry_pending = false;
         ctl_log(c, CONTROLLER_LOG_INFO, "connected: publishing full state");
         ctl_flush(c, now_ms);
@@ -134,6 +138,27 @@ void controller_on_message(controller *c, uint32_t now_ms, const char *payload, 
     if (payload == NULL) len = 0;
     ctl_handle_message(c, now_ms, payload == NULL ? "" : payload, len, dup);
     ctl_flush(c, now_ms);
+}
+
+void controller_on_other_message(controller *c, uint32_t now_ms, const char *topic,
+                                 size_t topic_len, const char *payload, size_t len)
+{
+    controller_step(c, now_ms);
+    if (topic == NULL) return;
+    ctl_discovery_message(c, topic, topic_len, payload == NULL ? "" : payload,
+                          payload == NULL ? 0 : len);
+    ctl_flush(c, now_ms);
+}
+
+void controller_stop(controller *c, uint32_t now_ms)
+{
+    tick(c, now_ms);
+    if (!c->connected || c->platform.publish_to == NULL || c->cfg->mqtt.status_topic[0] == '\0') {
+        return;
+    }
+    if (c->platform.publish_to(c->ctx, c->cfg->mqtt.status_topic, "offline", 7, 1, true)) {
+        ctl_log(c, CONTROLLER_LOG_INFO, "stopping: status offline");
+    }
 }
 
 static void settle_contact(controller *c, controller_pin *p, uint32_t now_ms)
@@ -272,6 +297,7 @@ void controller_step(controller *c, uint32_t now_ms)
     uint32_t interval_ms = periodic_ms(c);
     if (interval_ms > 0 && c->connected && now_ms - c->last_full_state_ms >= interval_ms) {
         c->full_state_pending = true;
+        if (ctl_discovery_on(c)) c->stats_pending = true; /* the diagnostic sensors */
     }
     ctl_flush(c, now_ms);
 }

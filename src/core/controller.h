@@ -106,6 +106,11 @@ typedef struct {
                       size_t msg_len, uint8_t out[20]);
     /* One line of text, no newline. May be NULL. */
     void (*log)(void *ctx, controller_log_level level, const char *text);
+    /* Publish on another topic than the configured one: the availability
+     * status and Home Assistant discovery (docs/protocol.md). false: not
+     * queued now; the controller retries later. May be NULL: neither. */
+    bool (*publish_to)(void *ctx, const char *topic, const char *payload, size_t len, uint8_t qos,
+                       bool retain);
 } controller_platform;
 
 typedef enum {
@@ -161,8 +166,6 @@ typedef struct {
     bool cooldown_reported;      /* cooldown skip reported since the last change */
     bool report_violation;       /* guard notices, each published once */
     bool report_lock;
-    /* one-time codes: last accepted time step per secret (0: none) */
-    uint32_t otp_last_step[CONTROLLER_MAX_OTP_SECRETS];
 } controller_pin;
 
 typedef struct {
@@ -217,7 +220,9 @@ typedef struct {
     controller_press presses[CONTROLLER_PRESS_MEMORY];
     size_t press_next;
 
-    /* one-time codes */
+    /* one-time codes: last accepted time step per secret of the config's
+     * pool (0: none); one slot per secret, not per pin */
+    uint32_t otp_last_step[CONFIG_MAX_OTP_TOTAL];
     uint32_t otp_failures;       /* consecutive failures */
     uint32_t otp_lockouts;       /* lockouts since the last success */
     bool otp_locked;
@@ -227,6 +232,11 @@ typedef struct {
     uint32_t mfa_grant_ms;
     uint32_t mfa_grant_pins;     /* bit per pin index the grant covers */
     bool mfa_report_pending;
+
+    /* availability and discovery (controller_discovery.c) */
+    bool status_pending;         /* "online" to publish on the status topic */
+    bool discovery_pending;      /* discovery configs from discovery_next on */
+    uint8_t discovery_next;      /* entity index (pins in GPIO order, then diagnostics) */
 
     bool retry_pending;          /* a publish failed; retry after CONTROLLER_PUBLISH_RETRY_MS */
     uint32_t retry_ms;
@@ -257,6 +267,25 @@ void controller_on_connection(controller *c, uint32_t now_ms, bool up);
  * cannot arrive. The session counts as up for publishing (state and this
  * error are published); the MQTT client asks again, backing off. */
 void controller_on_subscribe_refused(controller *c, uint32_t now_ms);
+
+/* A message on another subscribed topic: Home Assistant's birth message
+ * (<prefix>/status = "online": the state is published again) or a retained
+ * discovery config under this device's node id (one the configuration no
+ * longer has is removed with an empty retained config). Others are ignored. */
+void controller_on_other_message(controller *c, uint32_t now_ms, const char *topic,
+                                 size_t topic_len, const char *payload, size_t len);
+
+/* A clean shutdown is coming: publishes the retained "offline" status now
+ * (the platform then sends DISCONNECT, so the broker drops the will). */
+void controller_stop(controller *c, uint32_t now_ms);
+
+/* Home Assistant topics the platform subscribes to besides the configured
+ * topic (both "" when discovery is off): the birth topic "<prefix>/status"
+ * and the filter "<prefix>/+/<node id>/+/config" for this device's
+ * discovery configs. false if a buffer is too small (both then ""). */
+#define CONTROLLER_HA_TOPIC_SIZE (CONFIG_PREFIX_SIZE + CONFIG_NAME_SIZE + 16)
+bool controller_ha_topics(const config *cfg, char birth[CONTROLLER_HA_TOPIC_SIZE],
+                          char filter[CONTROLLER_HA_TOPIC_SIZE]);
 
 /* A message received on the topic. dup: the PUBLISH carried the DUP flag. */
 void controller_on_message(controller *c, uint32_t now_ms, const char *payload, size_t len,

@@ -9,6 +9,8 @@
  *     |     |-> controller_otp.c      one-time codes and their lockout
  *     |     '-> controller_actions.c  relays, presses, deferred requests, guard reset
  *     |-> controller_publish.c  pending flags -> publications (publish guard)
+ *     |     '-> controller_discovery.c  Home Assistant: entity configs, birth
+ *     |                                 message, removal of stale entities
  *     '-> controller_backlog.c  queued or live: the backlog after a reconnect
  *   leaves, called from any file above:
  *     controller_report.c   error reports and log lines (-> stats for text)
@@ -48,6 +50,8 @@ uint32_t ctl_backlog_window_ms(const controller *c);
 bool ctl_allow_backlog(const controller *c, const controller_pin *p);
 size_t ctl_otp_count(const controller *c, const controller_pin *p);
 const char *ctl_otp_secret(const controller *c, const controller_pin *p, size_t k);
+/* Last accepted time step of a pin's k-th secret (its slot in the pool); NULL if none. */
+uint32_t *ctl_otp_last_step(controller *c, const controller_pin *p, size_t k);
 bool ctl_active_low(const controller *c, const controller_pin *p);
 
 controller_pin *ctl_find_pin(controller *c, uint8_t gpio);
@@ -115,6 +119,17 @@ uint32_t ctl_otp_wait(const controller *c, uint32_t now_ms);
 /* ---- controller_publish.c ---- */
 /* Publishes whatever is pending, as far as the connection and guards allow. */
 void ctl_flush(controller *c, uint32_t now_ms);
+
+/* ---- controller_discovery.c ---- */
+/* Discovery configured and possible (publish_to present). */
+bool ctl_discovery_on(const controller *c);
+/* Entities: pins, then the diagnostic sensors. */
+size_t ctl_discovery_count(const controller *c);
+/* Builds entity i's config into c->out and its topic; payload length or -1. */
+int ctl_discovery_build(controller *c, size_t i, char *topic, size_t topic_size);
+/* A message on a Home Assistant topic (birth, our retained configs). */
+void ctl_discovery_message(controller *c, const char *topic, size_t topic_len, const char *payload,
+                           size_t len);
 
 /* ---- controller_parse.c ---- */
 typedef enum {

@@ -67,8 +67,9 @@ static void mark_used(controller *c, const char *secret, uint32_t step)
         controller_pin *p = &c->pins[i];
         size_t n = ctl_otp_count(c, p);
         for (size_t k = 0; k < n; k++) {
-            if (strcmp(ctl_otp_secret(c, p, k), secret) == 0 && p->otp_last_step[k] < step) {
-                p->otp_last_step[k] = step;
+            uint32_t *last = ctl_otp_last_step(c, p, k);
+            if (last != NULL && strcmp(ctl_otp_secret(c, p, k), secret) == 0 && *last < step) {
+                *last = step;
             }
         }
     }
@@ -86,7 +87,9 @@ static totp_result check_pin(controller *c, const controller_pin *p, int64_t uni
         uint8_t key[TOTP_SECRET_MAX];
         size_t key_len = base32_decode(ctl_otp_secret(c, p, k), key, sizeof key);
         if (key_len == 0) continue;
-        uint32_t last = p->otp_last_step[k];
+        const uint32_t *slot = ctl_otp_last_step(c, p, k);
+        if (slot == NULL) continue;
+        uint32_t last = *slot;
         totp_result r = totp_verify(&h, key, key_len, unix_s, code, OTP_SKEW_STEPS, &last);
         memset(key, 0, sizeof key);
         if (r == TOTP_ACCEPTED) {

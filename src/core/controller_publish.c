@@ -14,6 +14,8 @@
 typedef enum {
     ITEM_NONE = 0,
     ITEM_HALT,
+    ITEM_STATUS,
+    ITEM_DISCOVERY,
     ITEM_VIOLATION,
     ITEM_LOCK,
     ITEM_STATE,
@@ -45,6 +47,8 @@ static item_kind next_item(controller *c, uint32_t now_ms)
 {
     if (c->report_halt) return ITEM_HALT;
     if (c->pub_guard.halted) return ITEM_NONE;
+    if (c->status_pending) return ITEM_STATUS;
+    if (c->discovery_pending) return ITEM_DISCOVERY;
     if (c->full_state_pending || any_dirty(c)) return ITEM_STATE;
     if (pin_with_report(c, false) != NULL) return ITEM_VIOLATION;
     if (pin_with_report(c, true) != NULL) return ITEM_LOCK;
@@ -105,6 +109,8 @@ static int build_item(controller *c, item_kind kind)
     json_write_object_begin(&w);
     switch (kind) {
     case ITEM_NONE:
+    case ITEM_STATUS:
+    case ITEM_DISCOVERY:
         break;
     case ITEM_HALT: {
         char text[CONTROLLER_ERROR_SIZE];
@@ -170,6 +176,15 @@ static void clear_item(controller *c, item_kind kind, uint32_t now_ms)
     switch (kind) {
     case ITEM_NONE: break;
     case ITEM_HALT: c->report_halt = false; break;
+    case ITEM_STATUS: c->status_pending = false; break;
+    case ITEM_DISCOVERY:
+        if (c->discovery_next + 1u >= ctl_discovery_count(c)) {
+            c->discovery_pending = false;
+            c->discovery_next = 0;
+        } else {
+            c->discovery_next++;
+        }
+        break;
     case ITEM_VIOLATION: {
         controller_pin *p = pin_with_report(c, false);
         if (p != NULL) p->report_violation = false;
@@ -222,13 +237,42 @@ static bool send(controller *c, uint32_t now_ms, int len, bool past_guard)
     return true;
 }
 
+/* Availability and discovery: other topics, retained, outside the publish
+ * guard (bounded: once per connection). false: not queued, retry later. */
+static bool send_other(controller *c, uint32_t now_ms, item_kind kind)
+{
+    char topic[CONFIG_TOPIC_SIZE + CONTROLLER_HA_TOPIC_SIZE];
+    bool ok;
+    if (kind == ITEM_STATUS) {
+        ok = c->platform.publish_to(c->ctx, c->cfg->mqtt.status_topic, "online", 6, 1, true);
+    } else {
+        int len = ctl_discovery_build(c, c->discovery_next, topic, sizeof topic);
+        if (len < 0) {
+            ctl_log(c, CONTROLLER_LOG_ERROR, "discovery config too large; dropped");
+            return true;
+        }
+        ok = c->platform.publish_to(c->ctx, topic, c->out, (size_t)len, 1, true);
+    }
+    if (!ok) {
+        c->counters.publish_failures++;
+        c->retry_pending = true;
+        c->retry_ms = now_ms;
+    }
+    return ok;
+}
+
 void ctl_flush(controller *c, uint32_t now_ms)
 {
     /* Bounded: each round clears one item or stops. */
-    for (unsigned round = 0; round < 2u * CONTROLLER_MAX_PINS + 16u; round++) {
+    for (unsigned round = 0; round < 4u * CONTROLLER_MAX_PINS + 32u; round++) {
         if (!c->connected || c->retry_pending) return;
         item_kind kind = next_item(c, now_ms);
         if (kind == ITEM_NONE) return;
+        if (kind == ITEM_STATUS || kind == ITEM_DISCOVERY) {
+            if (!send_other(c, now_ms, kind)) return;
+            clear_item(c, kind, now_ms);
+            continue;
+        }
         int len = build_item(c, kind);
         if (len < 0) {
             ctl_log(c, CONTROLLER_LOG_ERROR, "publication too large; dropped");

@@ -81,6 +81,15 @@ const char *ctl_otp_secret(const controller *c, const controller_pin *p, size_t 
     return c->cfg->otp_secrets[first + k];
 }
 
+uint32_t *ctl_otp_last_step(controller *c, const controller_pin *p, size_t k)
+{
+    if (k >= ctl_otp_count(c, p)) return NULL;
+    size_t first = p->kind == CONTROLLER_PIN_RELAY ? c->cfg->relays[p->index].otp_first
+                                                    : c->cfg->momentary[p->index].otp_first;
+    if (first + k >= CONFIG_MAX_OTP_TOTAL) return NULL;
+    return &c->otp_last_step[first + k];
+}
+
 bool ctl_active_low(const controller *c, const controller_pin *p)
 {
     if (p->kind == CONTROLLER_PIN_RELAY) return c->cfg->relays[p->index].active_low;

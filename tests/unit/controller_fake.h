@@ -105,7 +105,7 @@ static inline bool fake_hmac(void *ctx, const uint8_t *key, size_t key_len, cons
 
 static const controller_platform FAKE_PLATFORM = {
     fake_set_output, fake_read_input, fake_publish, fake_read_stats,
-    fake_request_ip, fake_unix_time,  fake_hmac,    NULL,
+    fake_request_ip, fake_unix_time,  fake_hmac,    NULL, NULL,
 };
 
 /* The original README's board: relays GP16, GP17; momentary GP18, GP19 (2 s);

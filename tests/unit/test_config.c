@@ -94,7 +94,60 @@ static void test_minimal(void **state)
     memcpy(d.mqtt.broker_url, "mqtt://127.0.0.1", 17);
     memcpy(d.mqtt.client_id, "c", 2);
     memcpy(d.mqtt.topic, "t", 2);
+    memcpy(d.mqtt.status_topic, "t/status", 9); /* the default: <topic>/status */
     assert_memory_equal(&d, &cfg, sizeof d);
+}
+
+static void test_home_assistant(void **state)
+{
+    (void)state;
+    /* defaults: discovery off, prefix homeassistant, status <topic>/status */
+    expect_ok("{" MQTT_OK "}");
+    assert_false(cfg.homeassistant.discovery);
+    assert_string_equal(cfg.homeassistant.discovery_prefix, "homeassistant");
+    assert_string_equal(cfg.mqtt.status_topic, "t/status");
+    expect_ok("{\"mqtt\":{\"broker_url\":\"mqtt://h\",\"client_id\":\"c\",\"topic\":\"t\","
+              "\"status_topic\":\"devices/c/availability\"},"
+              "\"homeassistant\":{\"discovery\":true,\"discovery_prefix\":\"ha/test-1\"},"
+              "\"contacts\":[{\"pin\":0,\"device_class\":\"garage_door\"},{\"pin\":1}]}");
+    assert_true(cfg.homeassistant.discovery);
+    assert_string_equal(cfg.homeassistant.discovery_prefix, "ha/test-1");
+    assert_string_equal(cfg.mqtt.status_topic, "devices/c/availability");
+    assert_string_equal(config_device_class_name(cfg.contacts[0].device_class), "garage_door");
+    assert_string_equal(config_device_class_name(cfg.contacts[1].device_class), "");
+    assert_string_equal(config_device_class_name(200), "");
+    /* "" turns availability off */
+    expect_ok("{\"mqtt\":{\"broker_url\":\"mqtt://h\",\"client_id\":\"c\",\"topic\":\"t\","
+              "\"status_topic\":\"\"}}");
+    assert_string_equal(cfg.mqtt.status_topic, "");
+    /* a 128-byte topic still gets its default status topic */
+    char text[400];
+    char topic[129];
+    memset(topic, 'a', 128);
+    topic[128] = '\0';
+    snprintf(text, sizeof text, "{\"mqtt\":{\"broker_url\":\"mqtt://h\",\"client_id\":\"c\",\"topic\":\"%s\"}}",
+             topic);
+    expect_ok(text);
+    assert_int_equal(strlen(cfg.mqtt.status_topic), 135);
+    assert_string_equal(cfg.mqtt.status_topic + 128, "/status");
+    expect_error("{\"mqtt\":{\"broker_url\":\"mqtt://h\",\"client_id\":\"c\",\"topic\":\"t\","
+                 "\"status_topic\":\"a/#\"}}", "mqtt.status_topic", "wildcards");
+    expect_error("{" MQTT_OK ",\"homeassistant\":{\"discovery\":1}}", "homeassistant.discovery",
+                 "must be true or false");
+    expect_error("{" MQTT_OK ",\"homeassistant\":{\"discovery_prefix\":\"\"}}",
+                 "homeassistant.discovery_prefix", "must not be empty");
+    expect_error("{" MQTT_OK ",\"homeassistant\":{\"discovery_prefix\":\"ha/\"}}",
+                 "homeassistant.discovery_prefix", "must not start or end with '/'");
+    expect_error("{" MQTT_OK ",\"homeassistant\":{\"discovery_prefix\":\"h+a\"}}",
+                 "homeassistant.discovery_prefix", "only letters");
+    expect_error("{" MQTT_OK ",\"homeassistant\":{\"discovery_prefix\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
+                 "homeassistant.discovery_prefix", "too long (at most 32 bytes)");
+    expect_error("{" MQTT_OK ",\"homeassistant\":{\"discover\":true}}", "homeassistant.discover",
+                 "is not a known key");
+    expect_error("{" MQTT_OK ",\"contacts\":[{\"pin\":0,\"device_class\":\"Door\"}]}",
+                 "contacts[0].device_class", "must be a device class");
+    expect_error("{" MQTT_OK ",\"contacts\":[{\"pin\":0,\"device_class\":3}]}",
+                 "contacts[0].device_class", "must be a device class");
 }
 
 static void test_full(void **state)
@@ -794,6 +847,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_home_assistant),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_document_errors),
