@@ -32,6 +32,8 @@ typedef struct {
     bool mqtt_running;
     bool led_on;
     bool led_known;
+    char ha_birth[CONTROLLER_HA_TOPIC_SIZE];   /* Home Assistant topics ("" when off) */
+    char ha_filter[CONTROLLER_HA_TOPIC_SIZE];
     union {
         uint8_t bytes[FIRMWARE_NET_BUFFER_SIZE];   /* rx, tx, inflight */
         json_token boot_tokens[FIRMWARE_CONFIG_TOKENS];
@@ -74,6 +76,14 @@ static bool publish(void *ctx, const char *payload, size_t len)
     firmware *f = ctx;
     return mqtt_client_publish(&f->client, now_ms(), f->cfg->mqtt.topic, (const uint8_t *)payload,
                                len, 1, false, NULL) == MQTT_OK;
+}
+
+static bool publish_to(void *ctx, const char *topic, const char *payload, size_t len, uint8_t qos,
+                       bool retain)
+{
+    firmware *f = ctx;
+    return mqtt_client_publish(&f->client, now_ms(), topic, (const uint8_t *)payload, len, qos,
+                               retain, NULL) == MQTT_OK;
 }
 
 static void read_stats(void *ctx, controller_platform_stats *s)
@@ -134,9 +144,14 @@ static void on_mqtt_event(void *ctx, const mqtt_event *e)
         controller_on_session(&f->ctl, now, e->u.connected.session_present);
         break;
     case MQTT_EVENT_SUBSCRIBED:
-        controller_on_connection(&f->ctl, now, true);
+        if (e->u.suback.index == 0) /* the others are Home Assistant's topics */
+            controller_on_connection(&f->ctl, now, true);
         break;
     case MQTT_EVENT_SUBSCRIBE_FAILED:
+        if (e->u.suback.index != 0) {
+            printf("mqtt: the broker refused a Home Assistant topic\n");
+            break;
+        }
         printf("mqtt: the broker refused the subscription to %s\n", f->cfg->mqtt.topic);
         controller_on_subscribe_refused(&f->ctl, now);
         break;
@@ -155,6 +170,9 @@ static void on_mqtt_event(void *ctx, const mqtt_event *e)
         size_t topic_len = strlen(f->cfg->mqtt.topic);
         if (m->topic_len == topic_len && memcmp(m->topic, f->cfg->mqtt.topic, topic_len) == 0)
             controller_on_message(&f->ctl, now, (const char *)m->payload, m->payload_len, m->dup);
+        else
+            controller_on_other_message(&f->ctl, now, m->topic, m->topic_len,
+                                        (const char *)m->payload, m->payload_len);
         break;
     }
     case MQTT_EVENT_PACKET_DROPPED:
@@ -194,6 +212,20 @@ static bool setup_client(firmware *f)
         .subscriptions = { m->topic },
         .subscription_qos = 1,
     };
+    controller_ha_topics(f->cfg, f->ha_birth, f->ha_filter);
+    if (f->ha_birth[0] != '\0') {
+        f->client_cfg.subscriptions[1] = f->ha_birth;
+        f->client_cfg.subscriptions[2] = f->ha_filter;
+    }
+    if (m->status_topic[0] != '\0') {
+        /* availability: the broker publishes the retained "offline" when
+         * the connection dies (the firmware never disconnects cleanly) */
+        f->client_cfg.will_topic = m->status_topic;
+        f->client_cfg.will_payload = (const uint8_t *)"offline";
+        f->client_cfg.will_payload_len = 7;
+        f->client_cfg.will_qos = 1;
+        f->client_cfg.will_retain = true;
+    }
     memset(f->net.bytes, 0, sizeof f->net.bytes);   /* the boot-time tokens are done */
     mqtt_buffers buffers = {
         .rx = f->net.bytes,
@@ -244,6 +276,7 @@ static bool setup_controller(firmware *f, uint32_t now)
         .unix_time = unix_time,
         .hmac_sha1 = hmac_sha1,
         .log = log_line,
+        .publish_to = publish_to,
     };
     return controller_init(&f->ctl, f->cfg, &platform, f, now);
 }
