@@ -10,6 +10,7 @@
 #include "lwip/dns.h"
 #include "lwip/tcp.h"
 #include "mbedtls/ssl.h"
+#include "mbedtls/x509_crt.h"
 #include "pico/time.h"
 
 static uint32_t now_ms(void)
@@ -121,6 +122,16 @@ static void on_error(void *arg, err_t err)
     if (handshake)
         t->tls_failures++;
     printf("mqtt: connection error %d%s\n", (int)err, handshake ? " (TLS handshake or certificate)" : "");
+    if (handshake && t->tls_verify_flags != 0) {
+        /* Why the chain was refused (wrong CA, expired, wrong name), in
+         * mbedTLS's words: the first reason is enough for the log. */
+        char why[96];
+        if (mbedtls_x509_crt_verify_info(why, sizeof why, "", t->tls_verify_flags) <= 0)
+            why[0] = '\0';
+        why[strcspn(why, "\n")] = '\0';
+        printf("tls: the broker's certificate is refused: %s (flags 0x%lx)\n", why,
+               (unsigned long)t->tls_verify_flags);
+    }
     report_down(t, now_ms(), handshake ? MQTT_ERR_TLS : MQTT_ERR_TRANSPORT);
 }
 
@@ -149,9 +160,22 @@ static err_t on_connected(void *arg, struct altcp_pcb *pcb, err_t err)
  * stays available for brokers and certificates that need it. The list lives
  * in the shared mbedTLS configuration that lwIP's altcp_tls owns; mbedTLS
  * 2.28 exposes it as ssl->conf. */
-static void tls_tune_config(mbedtls_ssl_context *ssl)
+/* Called by mbedTLS for each certificate of the broker's chain: keeps the
+ * reasons it found, for the log line when the handshake fails. */
+static int tls_note_verify(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    (void)crt;
+    (void)depth;
+    mqtt_transport *t = arg;
+    t->tls_verify_flags |= *flags;
+    return 0;
+}
+
+static void tls_tune_config(mbedtls_ssl_context *ssl, mqtt_transport *t)
 {
     mbedtls_ssl_config *conf = (mbedtls_ssl_config *)ssl->conf;
+    t->tls_verify_flags = 0;
+    mbedtls_ssl_conf_verify(conf, tls_note_verify, t);
     static const mbedtls_ecp_group_id preferred[] = {
         MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
         MBEDTLS_ECP_DP_NONE,
@@ -182,7 +206,7 @@ static void connect_to(mqtt_transport *t, const ip_addr_t *addr)
             report_down(t, now, MQTT_ERR_TLS);
             return;
         }
-        tls_tune_config(ssl);
+        tls_tune_config(ssl, t);
     }
     altcp_arg(pcb, t);
     altcp_recv(pcb, on_recv);

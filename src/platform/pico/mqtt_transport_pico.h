@@ -39,6 +39,7 @@ typedef struct {
     uint32_t opens;
     uint32_t dns_failures;
     uint32_t tls_failures;
+    uint32_t tls_verify_flags;             /* mbedTLS verify flags of this handshake's chain */
 } mqtt_transport;
 
 /* ca_pem: the NUL-terminated PEM trust anchors for mqtts (len includes the NUL).
