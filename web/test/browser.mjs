@@ -45,7 +45,11 @@ async function run(c) {
     case 'wait':
       await page.waitForFunction(c.js, { timeout: c.timeout_ms || 10000, polling: 50 });
       return page.evaluate(c.js);
-    case 'screenshot': await page.screenshot({ path: c.path, fullPage: Boolean(c.full_page) }); return c.path;
+    case 'screenshot': {
+      const jpeg = /\.jpe?g$/.test(c.path);
+      await page.screenshot({ path: c.path, fullPage: Boolean(c.full_page), ...(jpeg ? { type: 'jpeg', quality: 70 } : {}) });
+      return c.path;
+    }
     case 'console': return consoleLines;
     case 'quit': await browser.close(); process.exit(0);
     default: throw new Error(`unknown op ${c.op}`);
