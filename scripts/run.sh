@@ -19,12 +19,13 @@ mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 tmp=$(mktemp -d /tmp/mtc-run.XXXXXX)
 broker_pid=""
 sim_pid=""
+bridge_pid=""
 cleanup() {
   trap - EXIT INT TERM
-  for pid in $sim_pid $broker_pid; do
+  for pid in $sim_pid $bridge_pid $broker_pid; do
     kill -TERM "$pid" 2>/dev/null || true
   done
-  for pid in $sim_pid $broker_pid; do
+  for pid in $sim_pid $bridge_pid $broker_pid; do
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$tmp"
@@ -72,9 +73,28 @@ done
 [ -n "$board" ] || { echo "run: the simulator did not report its board socket" >&2; cat "$tmp/sim.log" >&2; exit 1; }
 
 topic=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["mqtt"]["topic"])' "$config")
+
+# The setup page's live panel (make web) talks MQTT over WebSockets. Debian 12's
+# Mosquitto has no websockets listener, so web/tools/ws_bridge.mjs fronts its TCP port.
+panel="make web, then run again, to get the setup page and live panel (build/web/)"
+if [ -f build/web/index.html ] && [ -d web/node_modules/ws ]; then
+  : > "$tmp/bridge.out"
+  node web/tools/ws_bridge.mjs --listen "$listen:0" --broker "127.0.0.1:$port" > "$tmp/bridge.out" 2>&1 &
+  bridge_pid=$!
+  ws=""
+  for _ in $(seq 50); do
+    ws=$(sed -n 's/.*"ws":"\([^"]*\)".*/\1/p' "$tmp/bridge.out" | head -n1)
+    [ -n "$ws" ] && break
+    sleep 0.1
+  done
+  pins=$("$py" -c 'import json,sys; c=json.load(open(sys.argv[1]))
+print("&".join(k+"="+",".join(str(e["pin"]).replace("GP","") for e in c.get(k,[])) for k in ("relays","momentary","contacts")))' "$config")
+  [ -n "$ws" ] && panel="file://$PWD/build/web/index.html#ws=$ws&broker=mqtt://127.0.0.1:$port&topic=$topic&$pins  (then Connect)"
+fi
 pub="mosquitto_pub -h 127.0.0.1 -p $port -q 1 -t '$topic' -m"
 info=(
   "Broker   mqtt://127.0.0.1:$port (private Mosquitto)   board socket $board   sim log $tmp/sim.log"
+  "Panel    $panel"
   "Watch    mosquitto_sub -h 127.0.0.1 -p $port -q 1 -v -t '$topic'"
   "Try      $pub '{\"GP16\":1}'        relay GP16 on    ($pub '{\"GP16\":0}' off)"
   "         $pub '{\"GP18\":1}'        momentary GP18: on, off after 2 s"

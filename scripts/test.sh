@@ -47,5 +47,9 @@ scripts/target.sh
 step "the firmware on an emulated RP2040"
 scripts/emu-test.sh
 
+step "setup page: wasm parser and page build, tests in headless Chromium"
+scripts/web.sh
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/web
+
 step "done"
 echo "make test: all checks passed"
