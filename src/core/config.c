@@ -275,6 +275,7 @@ typedef enum {
     K_PULL,         /* "up" | "down" | "none" */
     K_SESSION,      /* "clean_first" | "persistent" | "clean" */
     K_CLASS,        /* uint8_t config_device_class from its name */
+    K_PINSET,       /* array of configured pins -> uint32_t bit mask */
     K_OTP,          /* array of base32 secrets; aux: offset of the uint8_t count */
     K_OBJECT,       /* sub: schema of the object */
     K_LIST,         /* array of objects; aux: offset of the size_t count; max: entries */
@@ -405,6 +406,7 @@ static const field root_fields[] = {
     { "publish_interval_s", K_INTERVAL, C_NONE, false, offsetof(config, publish_interval_s), 0, 1,
       PUBLISH_INTERVAL_MAX_S, NULL },
     STR(config, public_ip_url, C_HTTP_URL, false),
+    { "notify", K_PINSET, C_NONE, false, offsetof(config, notify_pins), 0, 0, 0, NULL },
 };
 
 static const schema root_schema = { root_fields, COUNT_OF(root_fields), 0, 0, NULL };
@@ -443,6 +445,7 @@ typedef struct {
     bool have_password;
     bool have_status_topic;
     size_t topic_len;
+    uint32_t notify_pins;               /* pins listed in "notify", checked after the walk */
     uint8_t list_id;                    /* list entry being walked, for pin owners */
     size_t list_index;
     uint8_t pin_owner[CONFIG_MAX_PIN + 1];  /* list_id << 5 | index, 0: free */
@@ -721,44 +724,41 @@ static void field_string(walker *w, const field *f, size_t v, char *dst)
     }
 }
 
-static void field_pin(walker *w, size_t v, uint8_t *dst)
+/* A GPIO as 16 or "GP16"; -1 after reporting the error. */
+static int64_t read_pin(walker *w, size_t v);
+
+static void field_pinset(walker *w, size_t v, char *dst)
 {
-    const json_token *t = &w->tok[v];
-    int64_t pin = -1;
-    text_buf tb;
-    if (t->type == JSON_NUMBER) {
-        if (!json_number_int(w->text, t, &pin) || pin < 0 || pin > 99) {
-            error1(w, "must be a GPIO number from 0 to 28 or a name like \"GP16\"");
-            return;
-        }
-    } else if (t->type == JSON_STRING) {
-        const char *s = w->scratch;
-        size_t n;
-        if (t->len > 4 || !json_string_copy(w->text, t, w->scratch, 8)) {
-            s = "";
-        }
-        n = strlen(s);
-        if (n >= 3 && n <= 4 && s[0] == 'G' && s[1] == 'P' && s[2] >= '0' && s[2] <= '9' &&
-            (n == 3 || (s[2] != '0' && s[3] >= '0' && s[3] <= '9'))) {
-            pin = s[2] - '0';
-            if (n == 4) {
-                pin = pin * 10 + (s[3] - '0');
-            }
-        } else {
-            error1(w, "must be a GPIO number from 0 to 28 or a name like \"GP16\"");
-            return;
-        }
-    } else {
-        error_type(w, "a GPIO number (16) or name (\"GP16\")", t->type);
+    const json_token *arr = &w->tok[v];
+    size_t item = v + 1;
+    uint32_t mask = 0;
+    if (arr->type != JSON_ARRAY) {
+        error_type(w, "an array of pins", arr->type);
         return;
     }
-    if (!config_pin_available((int)pin)) {
-        tb = error_at(w);
-        tb_put(&tb, "GP");
-        tb_int(&tb, pin);
-        tb_put(&tb, pin > CONFIG_MAX_PIN + 1 ? " does not exist on a Pico W"
-                                             : " is wired to the WiFi chip on a Pico W");
-        tb_put(&tb, " (usable: GP0-GP22, GP26-GP28)");
+    for (size_t i = 0; i < arr->size; i++) {
+        size_t saved = path_push_index(w, i);
+        int64_t pin = read_pin(w, item);
+        if (pin >= 0) {
+            if (mask & (1u << pin)) {
+                error1(w, "is listed twice");
+            }
+            mask |= 1u << pin;
+        }
+        path_pop(w, saved);
+        item = w->tok[item].next;
+    }
+    w->notify_pins = mask;
+    if (w->commit) {
+        memcpy(dst, &mask, sizeof mask);
+    }
+}
+
+static void field_pin(walker *w, size_t v, uint8_t *dst)
+{
+    int64_t pin = read_pin(w, v);
+    text_buf tb;
+    if (pin < 0) {
         return;
     }
     if (w->pin_owner[pin] != 0) {
@@ -777,6 +777,49 @@ static void field_pin(walker *w, size_t v, uint8_t *dst)
     if (w->commit) {
         *dst = (uint8_t)pin;
     }
+}
+
+static int64_t read_pin(walker *w, size_t v)
+{
+    const json_token *t = &w->tok[v];
+    int64_t pin = -1;
+    text_buf tb;
+    if (t->type == JSON_NUMBER) {
+        if (!json_number_int(w->text, t, &pin) || pin < 0 || pin > 99) {
+            error1(w, "must be a GPIO number from 0 to 28 or a name like \"GP16\"");
+            return -1;
+        }
+    } else if (t->type == JSON_STRING) {
+        const char *s = w->scratch;
+        size_t n;
+        if (t->len > 4 || !json_string_copy(w->text, t, w->scratch, 8)) {
+            s = "";
+        }
+        n = strlen(s);
+        if (n >= 3 && n <= 4 && s[0] == 'G' && s[1] == 'P' && s[2] >= '0' && s[2] <= '9' &&
+            (n == 3 || (s[2] != '0' && s[3] >= '0' && s[3] <= '9'))) {
+            pin = s[2] - '0';
+            if (n == 4) {
+                pin = pin * 10 + (s[3] - '0');
+            }
+        } else {
+            error1(w, "must be a GPIO number from 0 to 28 or a name like \"GP16\"");
+            return -1;
+        }
+    } else {
+        error_type(w, "a GPIO number (16) or name (\"GP16\")", t->type);
+        return -1;
+    }
+    if (!config_pin_available((int)pin)) {
+        tb = error_at(w);
+        tb_put(&tb, "GP");
+        tb_int(&tb, pin);
+        tb_put(&tb, pin > CONFIG_MAX_PIN + 1 ? " does not exist on a Pico W"
+                                             : " is wired to the WiFi chip on a Pico W");
+        tb_put(&tb, " (usable: GP0-GP22, GP26-GP28)");
+        return -1;
+    }
+    return pin;
 }
 
 /* Checks an RFC 4648 base32 secret in place, folding letters to upper case. */
@@ -998,6 +1041,9 @@ static void walk_value(walker *w, const field *f, size_t v, char *base)
         }
         break;
     }
+    case K_PINSET:
+        field_pinset(w, v, dst);
+        break;
     case K_OTP:
         field_otp(w, f, v, base);
         break;
@@ -1062,8 +1108,19 @@ static void walk(walker *w, config *out)
     w->have_password = false;
     w->have_status_topic = false;
     w->topic_len = 0;
+    w->notify_pins = 0;
     path_pop(w, 0);
     walk_object(w, 0, &root_schema, (char *)out);
+    for (int pin = 0; pin <= CONFIG_MAX_PIN; pin++) {
+        if ((w->notify_pins & (1u << pin)) != 0 && w->pin_owner[pin] == 0) {
+            size_t saved = path_push_key(w, "notify", 6);
+            text_buf tb = error_at(w);
+            tb_put(&tb, "GP");
+            tb_int(&tb, pin);
+            tb_put(&tb, " is not a relay, momentary relay or contact of this configuration");
+            path_pop(w, saved);
+        }
+    }
     if (!w->have_status_topic) {
         static const char suffix[] = "/status";
         _Static_assert(CONFIG_TOPIC_SIZE - 1 + sizeof suffix <= sizeof(((config_mqtt *)0)->status_topic),

@@ -155,6 +155,7 @@ typedef struct {
     config_guards guards;
     int32_t publish_interval_s;        /* periodic full state; default 7200, -1 off */
     char public_ip_url[CONFIG_URL_SIZE]; /* http:// only; default "http://api.ipify.org" */
+    uint32_t notify_pins;              /* bit per GPIO: a change also publishes {"NOTIFY":...} */
     /* base32 TOTP secrets (upper case) of all relays, in file order */
     char otp_secrets[CONFIG_MAX_OTP_TOTAL][CONFIG_OTP_SECRET_SIZE];
     uint8_t otp_total;

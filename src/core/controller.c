@@ -83,6 +83,7 @@ bool controller_init(controller *c, const config *cfg, const controller_platform
         contact_init(&p->contact, level);
         p->on = contact_logical(level, cc->pull == CONFIG_PULL_UP, cc->normally_open);
     }
+    c->notify_pending = 0; /* the state at boot is no change */
     publish_guard_init(&c->pub_guard);
     c->full_state_pending = true;
     c->last_full_state_ms = now_ms;
@@ -168,6 +169,7 @@ static void settle_contact(controller *c, controller_pin *p, uint32_t now_ms)
     if (!contact_settle(&p->contact, debounce, now_ms)) return;
     bool on = contact_logical(p->contact.stable, cc->pull == CONFIG_PULL_UP, cc->normally_open);
     if (on != p->on) {
+        ctl_notify(c, p);
         p->on = on;
         p->dirty = true;
         c->counters.contact_changes++;

@@ -233,6 +233,8 @@ typedef struct {
     uint32_t mfa_grant_pins;     /* bit per pin index the grant covers */
     bool mfa_report_pending;
 
+    uint32_t notify_pending;     /* bit per pin index: {"NOTIFY":...} to publish */
+
     /* availability and discovery (controller_discovery.c) */
     bool status_pending;         /* "online" to publish on the status topic */
     bool discovery_pending;      /* discovery configs from discovery_next on */

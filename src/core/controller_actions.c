@@ -11,6 +11,7 @@
 void ctl_drive(controller *c, controller_pin *p, bool on)
 {
     bool level = ctl_active_low(c, p) ? !on : on;
+    if (p->on != on) ctl_notify(c, p);
     p->on = on;
     p->dirty = true;
     c->platform.set_output(c->ctx, p->pin, level);

@@ -55,6 +55,8 @@ uint32_t *ctl_otp_last_step(controller *c, const controller_pin *p, size_t k);
 bool ctl_active_low(const controller *c, const controller_pin *p);
 
 controller_pin *ctl_find_pin(controller *c, uint8_t gpio);
+/* A pin changed: queues {"NOTIFY":...} if the config lists it. */
+void ctl_notify(controller *c, const controller_pin *p);
 
 /* ---- controller_report.c ---- */
 void ctl_log(controller *c, controller_log_level level, const char *text);

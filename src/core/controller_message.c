@@ -205,6 +205,15 @@ void ctl_handle_message(controller *c, uint32_t now_ms, const char *payload, siz
         ctl_backlog_echo(c, payload, len);
         return;
     }
+    if (c->tokens[0].type == JSON_OBJECT &&
+        (json_object_get(payload, c->tokens, res.count, 0, "NOTIFY") >= 0 ||
+         json_object_get(payload, c->tokens, res.count, 0, "IP") >= 0) &&
+        json_object_get(payload, c->tokens, res.count, 0, "CMD") < 0) {
+        /* the original's own answers (an older device on the same topic):
+         * ignored quietly, like an echo */
+        c->counters.echoes_ignored++;
+        return;
+    }
     c->counters.messages++;
     if (c->tokens[0].type != JSON_OBJECT) {
         ctl_refuse(c, now_ms, "request must be a JSON object, e.g. {\"GP16\":1}");

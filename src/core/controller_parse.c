@@ -91,6 +91,9 @@ bool ctl_parse_request(controller *c, uint32_t now_ms, const char *text, size_t 
                                       : "unknown key (too long); keys are GP<n>, CMD and MFA");
             return false;
         }
+        if (strcmp(key, "NOTIFY") == 0 || strcmp(key, "IP") == 0) {
+            continue; /* the original's answer keys: ignored like TIME */
+        }
         if (strcmp(key, "CMD") == 0) {
             if (!parse_command(text, val, &r->cmd)) {
                 ctl_refuse(c, now_ms,

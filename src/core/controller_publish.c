@@ -19,6 +19,7 @@ typedef enum {
     ITEM_VIOLATION,
     ITEM_LOCK,
     ITEM_STATE,
+    ITEM_NOTIFY,
     ITEM_ERROR,
     ITEM_STATS,
     ITEM_IP,
@@ -50,6 +51,7 @@ static item_kind next_item(controller *c, uint32_t now_ms)
     if (c->status_pending) return ITEM_STATUS;
     if (c->discovery_pending) return ITEM_DISCOVERY;
     if (c->full_state_pending || any_dirty(c)) return ITEM_STATE;
+    if (c->notify_pending != 0) return ITEM_NOTIFY;
     if (pin_with_report(c, false) != NULL) return ITEM_VIOLATION;
     if (pin_with_report(c, true) != NULL) return ITEM_LOCK;
     if (c->error_pending &&
@@ -141,6 +143,16 @@ static int build_item(controller *c, item_kind kind)
             json_write_int(&w, p->on ? 1 : 0);
         }
         break;
+    case ITEM_NOTIFY:
+        json_write_key(&w, "NOTIFY");
+        json_write_object_begin(&w);
+        for (size_t i = 0; i < c->pin_count; i++) {
+            if ((c->notify_pending & (1u << i)) == 0) continue;
+            write_pin_key(&w, c->pins[i].pin);
+            json_write_int(&w, c->pins[i].on ? 1 : 0);
+        }
+        json_write_object_end(&w);
+        break;
     case ITEM_ERROR:
         json_write_key(&w, "ERROR");
         json_write_string(&w, c->error_text);
@@ -206,6 +218,7 @@ static void clear_item(controller *c, item_kind kind, uint32_t now_ms)
         c->error_last_ms = now_ms;
         c->error_folded = 0;
         break;
+    case ITEM_NOTIFY: c->notify_pending = 0; break;
     case ITEM_STATS: c->stats_pending = false; break;
     case ITEM_IP: c->ip_pending = false; break;
     case ITEM_MFA: c->mfa_report_pending = false; break;

@@ -105,6 +105,13 @@ controller_pin *ctl_find_pin(controller *c, uint8_t gpio)
     return NULL;
 }
 
+void ctl_notify(controller *c, const controller_pin *p)
+{
+    if (p->pin < 32 && (c->cfg->notify_pins & (1u << p->pin)) != 0) {
+        c->notify_pending |= 1u << (size_t)(p - c->pins);
+    }
+}
+
 /* ---- time ---- */
 
 static void put2(char *out, unsigned v)

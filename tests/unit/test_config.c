@@ -98,6 +98,21 @@ static void test_minimal(void **state)
     assert_memory_equal(&d, &cfg, sizeof d);
 }
 
+static void test_notify(void **state)
+{
+    (void)state;
+    expect_ok("{" MQTT_OK "}");
+    assert_int_equal(cfg.notify_pins, 0);
+    expect_ok("{" MQTT_OK ",\"notify\":[16,\"GP0\"],\"relays\":[{\"pin\":16}],\"contacts\":[{\"pin\":0}]}");
+    assert_int_equal(cfg.notify_pins, (1u << 16) | 1u);
+    expect_error("{" MQTT_OK ",\"notify\":[17],\"relays\":[{\"pin\":16}]}", "notify",
+                 "GP17 is not a relay, momentary relay or contact of this configuration");
+    expect_error("{" MQTT_OK ",\"notify\":[16,\"GP16\"],\"relays\":[{\"pin\":16}]}", "notify[1]",
+                 "is listed twice");
+    expect_error("{" MQTT_OK ",\"notify\":[24]}", "notify[0]", "wired to the WiFi chip");
+    expect_error("{" MQTT_OK ",\"notify\":16}", "notify", "must be an array of pins");
+}
+
 static void test_home_assistant(void **state)
 {
     (void)state;
@@ -848,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_home_assistant),
+        cmocka_unit_test(test_notify),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_document_errors),
