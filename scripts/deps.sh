@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake make gcc g++ clang llvm libclang-rt-14-dev pkg-config
   libmbedtls-dev libcmocka-dev
-  mosquitto mosquitto-clients openssl
+  mosquitto mosquitto-clients openssl iproute2
   python3 python3-pytest python3-paho-mqtt
   gcovr valgrind
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
