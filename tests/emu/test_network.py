@@ -28,6 +28,9 @@ from netlab import (BROKER_NAME, HOST_IP, HTTP_PORT, NTP_UNIX, NTP_UTC, PLAIN_PO
 from mqtt_env import Peer
 
 TOPIC = "mqtt-tiny/home"
+SCRATCH_X = 0x20040000
+SCRATCH_Y = 0x20041000
+STACK_TOP = 0x20042000
 ALL_KEYS = {"GP0", "GP1", "GP2", "GP3", "GP16", "GP17", "GP18", "GP19", "TIME"}
 CONNECTED_RX = r"^mqtt: connected \(session present: (\d)\)"
 
@@ -201,13 +204,20 @@ def test_contact_change_published(lab, net):
 
 def test_tls_connect_checks_the_ca(lab, net):
     cfg = net_config(f"mqtts://{BROKER_NAME}:{TLS_PORT}")
-    chip, peer = net(cfg, ca=lab.ca.ca_cert)
+    # SRAM from SCRATCH_X up painted at power-up: how deep the handshake takes the stack.
+    chip, peer = net(cfg, ca=lab.ca.ca_cert, extra_args=("--paint", f"0x{SCRATCH_X:x}:0x{STACK_TOP:x}"))
     chip.wait_for_log(r"^tls: CA loaded", 3000)
     _, m = chip.wait_for_log(r"^mqtt: TLS session up after (\d+) ms", 8000)
     connected(chip, peer, lab)
     assert BROKER_NAME in lab.dns.asked, lab.dns.asked
     print(f"\nTLS handshake {m.group(1)} simulated ms")
     assert int(m.group(1)) < 8000   # inside the watchdog's 8 s
+    chip._send({"cmd": "read", "addr": SCRATCH_X, "len": STACK_TOP - SCRATCH_X})
+    painted = bytes.fromhex(chip._until("mem")[-1]["hex"])
+    depth = STACK_TOP - SCRATCH_X - next(i for i, b in enumerate(painted) if b != 0xA5)
+    print(f"deepest stack {depth} B")
+    # Core 0's stack is SCRATCH_Y (4 KB); below it lies core 1's (unused here).
+    assert depth <= STACK_TOP - SCRATCH_Y, f"the stack went {depth} B deep, past SCRATCH_Y"
 
 
 def test_tls_wrong_ca_is_refused(lab, net):
