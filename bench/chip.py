@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "emu"))
 
 from chip import Chip  # noqa: E402
-from netlab import BROKER_NAME, HOST_IP, HTTP_PORT, PLAIN_PORT, TLS_PORT, NetLab  # noqa: E402
+from netlab import BROKER_NAME, HOST_IP, HTTP_PORT, PLAIN_PORT, TLS_PORT, NetLab, mqtt_type  # noqa: E402
 from mqtt_env import Peer  # noqa: E402
 
 FW_DIR = Path(os.environ.get("MTC_FW_DIR", REPO / "build-target" / "fw"))
@@ -78,21 +78,6 @@ def tls_heap(chip):
     addr = symbol("heap_stats")
     in_use, peak, failures = (int.from_bytes(read_mem(chip, addr + 4 * i, 4), "little") for i in range(3))
     return in_use, peak, failures
-
-
-def mqtt_type(head_hex):
-    """MQTT packet type of a SLIP frame's TCP payload (IPv4 head), or None."""
-    b = bytes.fromhex(head_hex)
-    if len(b) < 20 or b[0] >> 4 != 4 or b[9] != 6:
-        return None
-    ihl = (b[0] & 0x0F) * 4
-    total = int.from_bytes(b[2:4], "big")
-    if len(b) < ihl + 13:
-        return None
-    doff = (b[ihl + 12] >> 4) * 4
-    if total <= ihl + doff or len(b) <= ihl + doff:
-        return None
-    return b[ihl + doff] >> 4
 
 
 def boot(lab, tmp, uf2, n):

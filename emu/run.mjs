@@ -30,7 +30,8 @@
 //   {"ev":"stalled","wd_enabled":true,"wd_load":N,"wd_last_feed_us":T}
 //   {"ev":"paused"} {"ev":"stats",...} {"ev":"exit",...} {"ev":"error","message":...}
 //   {"ev":"slip","dir":"tx"|"rx","len":N,"head":"hex"}  a SLIP frame left UART1 (tx) or
-//                         its last byte entered UART1's receive FIFO (rx); head: its first 64 bytes
+//                         its last byte entered UART1's receive FIFO (rx); head: its first 64 bytes;
+//                         "lost": true for a frame the chip sent while the line was cut
 //   {"ev":"mem","addr":A,"hex":"..."}               answer to read
 //
 // Commands on stdin, one JSON object a line:
@@ -341,7 +342,7 @@ class SlipLine {
     this.nextRxNs = 0;
     this.held = 0; // times a byte waited because the receive FIFO was full
     this.lost = 0; // bytes that arrived while UART1 was off
-    this.txTap = new SlipTap('tx', (ev) => board.event(ev));
+    this.txTap = new SlipTap('tx', (ev) => board.event(this.up ? ev : { ...ev, lost: true }));
     this.rxTap = new SlipTap('rx', (ev) => board.event(ev));
     this.child = spawn('/bin/sh', ['-c', cmd], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.child.stdin.on('error', () => {});
@@ -357,9 +358,8 @@ class SlipLine {
   }
   attach(chip) {
     chip.uart[1].onByte = (b) => {
-      if (!this.up) return;
-      this.tx.push(b);
-      this.txTap.push(b);
+      this.txTap.push(b); // reported even while the line is cut ("lost": true)
+      if (this.up) this.tx.push(b);
     };
   }
   pending() {
@@ -702,8 +702,8 @@ const startWall = performance.now();
 function usage() {
   return readFileSync(fileURLToPath(import.meta.url), 'utf8')
     .split('\n')
-    .slice(1, 40)
-    .filter((l) => l.startsWith('//'))
+    .slice(1, 80)
+    .filter((l, i, all) => l.startsWith('//') && all.slice(0, i).every((p) => p.startsWith('//')))
     .map((l) => l.replace(/^\/\/ ?/, ''))
     .join('\n');
 }

@@ -74,6 +74,24 @@ def wait_tcp(host, port, timeout, alive=None):
         time.sleep(0.02)
 
 
+# ------------------------------------------------------------------ frames
+
+def mqtt_type(head_hex):
+    """MQTT packet type of a SLIP frame's TCP payload (IPv4 head), or None."""
+    b = bytes.fromhex(head_hex)
+    if len(b) < 20 or b[0] >> 4 != 4 or b[9] != 6:
+        return None
+    ihl = (b[0] & 0x0F) * 4
+    total = int.from_bytes(b[2:4], "big")
+    if len(b) < ihl + 13:
+        return None
+    doff = (b[ihl + 12] >> 4) * 4
+    if total <= ihl + doff or len(b) <= ihl + doff:
+        return None
+    return b[ihl + doff] >> 4
+
+
+
 # ------------------------------------------------------------------ services
 
 class DnsResponder:

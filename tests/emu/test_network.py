@@ -24,7 +24,7 @@ import pytest
 from conftest import example_config
 from chip import Chip
 from netlab import (BROKER_NAME, HOST_IP, HTTP_PORT, NTP_UNIX, NTP_UTC, PLAIN_PORT, PUBLIC_IP, TLS_PORT,
-                    NetLab)
+                    NetLab, mqtt_type)
 from mqtt_env import Peer
 
 TOPIC = "mqtt-tiny/home"
@@ -298,6 +298,9 @@ def test_link_loss_with_qos1_in_flight_loses_nothing(lab, net):
     assert not [p for _, p in payloads(peer, idx + 1) if any(k in p for k in ("GP0", "GP1", "GP2", "GP3"))], (
         "a publication crossed a cut line")
     assert not any(e["level"] == 0 for e in chip.gpio(17) if e["out"]), "GP17 switched while the line was cut"
+    lost = [e for e in chip.events if e.get("ev") == "slip" and e.get("lost") and e["dir"] == "tx"
+            and mqtt_type(e["head"]) == 3]
+    assert len(lost) >= 4, f"the four contact publications should have left the chip into the cut line: {lost}"
     chip._send({"cmd": "link", "up": True})
     for pin in (0, 1, 2, 3):
         wait_message(chip, peer, lambda p, k=f"GP{pin}": p.get(k) == 1, 15000, since=idx + 1,
