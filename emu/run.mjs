@@ -18,7 +18,8 @@
 //                         rate the firmware set, never overfilling it. Implies
 //                         --realtime.
 //   --realtime            simulated time never runs ahead of wall time (the peer on
-//                         the network lives in wall time)
+//                         the network lives in wall time); while the SLIP line is cut
+//                         the chip runs free, and pacing resumes from there
 //   --paint A:B           fill SRAM A..B (hex) with 0xa5 at every chip start (stack painting)
 //
 // Events on stdout, one JSON object a line, each with t_us (simulated µs since
@@ -441,6 +442,7 @@ class Board {
     this.uart = new LineCollector('uart0', (src, line) => this.log(src, line));
     this.usb = new LineCollector('usb', (src, line) => this.log(src, line));
     this.sleepNs = 0; // simulated time the core spent asleep (WFI/WFE)
+    this.aheadNs = 0; // how far simulated time may run ahead of wall time (grows after a cut line)
     this.wake = () => {};
     this.slip = opts.slipCmd ? new SlipLine(opts.slipCmd, this) : null;
     this.start('power_on', new Uint32Array(8), 0);
@@ -780,8 +782,8 @@ function main() {
     if (board.nowNs < targetNs) {
       pausedReported = false;
       let limitNs = targetNs;
-      if (opts.realtime) {
-        limitNs = Math.min(targetNs, (performance.now() - startWall) * 1e6);
+      if (opts.realtime && (!board.slip || board.slip.up)) {
+        limitNs = Math.min(targetNs, (performance.now() - startWall) * 1e6 + board.aheadNs);
         if (board.nowNs >= limitNs) {
           // Ahead of wall time: wait for it (or for bytes from the network).
           if (board.slip) board.slip.flush();
@@ -871,6 +873,9 @@ function main() {
           return;
         }
         board.slip.setUp(cmd.up);
+        // While the line is cut nothing crosses it, so the chip may run ahead
+        // of wall time; once it is back, pacing resumes from where the chip is.
+        if (cmd.up) board.aheadNs = Math.max(board.aheadNs, board.nowNs - (performance.now() - startWall) * 1e6);
         board.event({ ev: 'link', up: cmd.up });
         return;
       }

@@ -308,3 +308,28 @@ def test_link_loss_with_qos1_in_flight_loses_nothing(lab, net):
     drive(chip, lambda: any(e["level"] == 0 for e in chip.gpio(17) if e["out"]), 15000, what="GP17 on")
     text = chip.log_text(400)
     assert [r["cause"] for r in chip.resets()] == ["power_on"], text
+
+
+def test_long_link_loss_reconnects_and_loses_nothing(lab, net):
+    """The line stays cut past the keepalive: the connection is lost and made again."""
+    chip, peer = net(net_config(keepalive_s=10))
+    idx, _ = connected(chip, peer, lab)
+    chip.wait_for_log(r"^mqtt: connected \(session present: 0\)", 1)
+    chip.run_for(5500)   # a stable connection (persistent session from the second connect on)
+    logs_before = len(chip.logs())
+    chip._send({"cmd": "link", "up": False})
+    chip.set_input(0, 0)
+    chip.run_for(200)
+    chip.set_input(1, 0)
+    chip.run_for(200)
+    send(peer, {"GP17": 1})
+    chip.run_for(40000)   # the chip runs free while the line is cut
+    lost_lines = [e["line"] for e in chip.logs()[logs_before:]]
+    assert any(line.startswith("mqtt: connection lost (") for line in lost_lines), "\n".join(lost_lines)
+    chip._send({"cmd": "link", "up": True})
+    drive(chip, lambda: any(e["level"] == 0 for e in chip.gpio(17) if e["out"]), 30000,
+          what="GP17 on after the line came back", lab=lab)
+    for pin in (0, 1):
+        wait_message(chip, peer, lambda p, k=f"GP{pin}": set(p) == {k, "TIME"} and p[k] == 1, 10000,
+                     since=idx + 1, what=f'{{"GP{pin}":1,"TIME":...}} after the line came back', lab=lab)
+    assert [r["cause"] for r in chip.resets()] == ["power_on"]
