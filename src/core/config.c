@@ -84,6 +84,7 @@ void config_defaults(config *c)
     c->publish_interval_s = DEFAULT_PUBLISH_INTERVAL_S;
     memcpy(c->public_ip_url, DEFAULT_PUBLIC_IP_URL, sizeof DEFAULT_PUBLIC_IP_URL);
     memcpy(c->homeassistant.discovery_prefix, CONFIG_DEFAULT_PREFIX, sizeof CONFIG_DEFAULT_PREFIX);
+    c->interlock_gap_ms = CONFIG_DEFAULT_INTERLOCK_GAP_MS;
 }
 
 static const char *const device_class_names[CONFIG_CLASS_COUNT] = {
@@ -270,12 +271,14 @@ typedef enum {
     K_BOOL,
     K_U32,          /* min..max */
     K_U16,          /* min..max */
+    K_U8,           /* min..max */
     K_INTERVAL,     /* int32: -1 (off) or min..max */
     K_PIN,          /* uint8_t GPIO, unique across the board */
     K_PULL,         /* "up" | "down" | "none" */
     K_SESSION,      /* "clean_first" | "persistent" | "clean" */
     K_CLASS,        /* uint8_t config_device_class from its name */
     K_PINSET,       /* array of configured pins -> uint32_t bit mask */
+    K_POWER,        /* "off" | "on" -> bool */
     K_OTP,          /* array of base32 secrets; aux: offset of the uint8_t count */
     K_OBJECT,       /* sub: schema of the object */
     K_LIST,         /* array of objects; aux: offset of the size_t count; max: entries */
@@ -350,6 +353,8 @@ static const field ha_fields[] = {
 static const field relay_fields[] = {
     { "pin", K_PIN, C_NONE, true, offsetof(config_relay, pin), 0, 0, 0, NULL },
     FLAG(config_relay, active_low),
+    { "power_on", K_POWER, C_NONE, false, offsetof(config_relay, power_on), 0, 0, 0, NULL },
+    NUM(config_relay, interlock, K_U8, 1, CONFIG_MAX_INTERLOCK),
     { "otp", K_OTP, C_NONE, false, offsetof(config_relay, otp_first), offsetof(config_relay, otp_count), 0, 0,
       NULL },
 };
@@ -379,6 +384,7 @@ static const field guard_fields[] = {
     NUM(config_guards, publish_window_ms, K_U32, 1000, 86400000),
     NUM(config_guards, publish_max, K_U32, 1, 100000),
     NUM(config_guards, backlog_window_ms, K_U32, 0, 600000),
+    FLAG(config_guards, remote_reset),
 };
 
 static const schema wifi_schema = { wifi_fields, COUNT_OF(wifi_fields), 0, 0, NULL };
@@ -407,6 +413,7 @@ static const field root_fields[] = {
       PUBLISH_INTERVAL_MAX_S, NULL },
     STR(config, public_ip_url, C_HTTP_URL, false),
     { "notify", K_PINSET, C_NONE, false, offsetof(config, notify_pins), 0, 0, 0, NULL },
+    NUM(config, interlock_gap_ms, K_U16, 0, 10000),
 };
 
 static const schema root_schema = { root_fields, COUNT_OF(root_fields), 0, 0, NULL };
@@ -446,6 +453,9 @@ typedef struct {
     bool have_status_topic;
     size_t topic_len;
     uint32_t notify_pins;               /* pins listed in "notify", checked after the walk */
+    uint8_t relay_group;                /* the relay entry being walked: its interlock group */
+    bool relay_power_on;                /* ... and whether it starts on */
+    uint8_t group_on[CONFIG_MAX_INTERLOCK + 1]; /* per group: 1 + index of the relay starting on */
     uint8_t list_id;                    /* list entry being walked, for pin owners */
     size_t list_index;
     uint8_t pin_owner[CONFIG_MAX_PIN + 1];  /* list_id << 5 | index, 0: free */
@@ -906,6 +916,23 @@ static void field_otp(walker *w, const field *f, size_t v, char *base)
 
 static void walk_object(walker *w, size_t obj, const schema *s, char *base);
 
+/* At most one relay of an interlock group may start on. */
+static void group_power_on(walker *w, size_t i)
+{
+    if (w->relay_group == 0 || !w->relay_power_on) return;
+    uint8_t *first = &w->group_on[w->relay_group];
+    if (*first == 0) {
+        *first = (uint8_t)(i + 1);
+        return;
+    }
+    text_buf tb = error_at(w);
+    tb_put(&tb, "power_on \"on\" with relays[");
+    tb_int(&tb, *first - 1);
+    tb_put(&tb, "] in interlock group ");
+    tb_int(&tb, w->relay_group);
+    tb_put(&tb, ": at most one relay of a group may start on");
+}
+
 static void field_list(walker *w, const field *f, size_t v, char *base)
 {
     const json_token *arr = &w->tok[v];
@@ -936,7 +963,10 @@ static void field_list(walker *w, const field *f, size_t v, char *base)
             }
             w->list_id = sub->list_id;
             w->list_index = i;
+            w->relay_group = 0;
+            w->relay_power_on = false;
             walk_object(w, item, sub, elem);
+            group_power_on(w, i);
         }
         path_pop(w, saved);
         item = t->next;
@@ -975,6 +1005,21 @@ static void walk_value(walker *w, const field *f, size_t v, char *base)
             uint16_t u = (uint16_t)n;
             memcpy(dst, &u, sizeof u);
         }
+        break;
+    case K_U8:
+        if (read_int(w, v, f->min, f->max, &n)) {
+            w->relay_group = (uint8_t)n;
+            if (w->commit) *dst = (char)(uint8_t)n;
+        }
+        break;
+    case K_POWER:
+        if (json_string_equals(w->text, t, "on")) {
+            w->relay_power_on = true;
+        } else if (!json_string_equals(w->text, t, "off")) {
+            error1(w, "must be \"off\" or \"on\"");
+            break;
+        }
+        if (w->commit) *dst = (char)w->relay_power_on;
         break;
     case K_INTERVAL:
         if (t->type != JSON_NUMBER) {
@@ -1109,6 +1154,7 @@ static void walk(walker *w, config *out)
     w->have_status_topic = false;
     w->topic_len = 0;
     w->notify_pins = 0;
+    memset(w->group_on, 0, sizeof w->group_on);
     path_pop(w, 0);
     walk_object(w, 0, &root_schema, (char *)out);
     for (int pin = 0; pin <= CONFIG_MAX_PIN; pin++) {

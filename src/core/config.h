@@ -52,11 +52,16 @@ typedef enum {
     CONFIG_SESSION_CLEAN,           /* always clean session = 1 */
 } config_session;
 
+#define CONFIG_MAX_INTERLOCK 4      /* interlock groups 1..4 */
+#define CONFIG_DEFAULT_INTERLOCK_GAP_MS 100
+
 typedef struct {
     uint8_t pin;
     bool active_low;                /* default true: common relay boards */
     uint8_t otp_first;              /* its secrets: config.otp_secrets[otp_first ...] */
     uint8_t otp_count;              /* 0: no one-time code needed */
+    bool power_on;                  /* "power_on": "on"; default "off" */
+    uint8_t interlock;              /* group 1..CONFIG_MAX_INTERLOCK; 0: none */
 } config_relay;
 
 typedef struct {
@@ -112,6 +117,7 @@ typedef struct {
     uint32_t publish_max;           /* publishes per window before halt; default 20 */
     uint32_t backlog_window_ms;     /* messages arriving this long after a (re)connect count
                                        as backlog; default 3000 */
+    bool remote_reset;              /* {"CMD":"reset"} accepted; default false (restart only) */
 } config_guards;
 
 typedef struct {
@@ -156,6 +162,7 @@ typedef struct {
     int32_t publish_interval_s;        /* periodic full state; default 7200, -1 off */
     char public_ip_url[CONFIG_URL_SIZE]; /* http:// only; default "http://api.ipify.org" */
     uint32_t notify_pins;              /* bit per GPIO: a change also publishes {"NOTIFY":...} */
+    uint16_t interlock_gap_ms;         /* break-before-make in an interlock group; default 100 */
     /* base32 TOTP secrets (upper case) of all relays, in file order */
     char otp_secrets[CONFIG_MAX_OTP_TOTAL][CONFIG_OTP_SECRET_SIZE];
     uint8_t otp_total;

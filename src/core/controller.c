@@ -75,6 +75,9 @@ bool controller_init(controller *c, const config *cfg, const controller_platform
         controller_pin *p = &c->pins[i];
         if (p->kind != CONTROLLER_PIN_CONTACT) ctl_drive(c, p, false);
     }
+    /* Then, deliberately and only now that the configuration is known, the
+     * relays configured to start on (at most one per interlock group). */
+    ctl_apply_power_on(c, now_ms);
     for (size_t i = 0; i < c->pin_count; i++) {
         controller_pin *p = &c->pins[i];
         if (p->kind != CONTROLLER_PIN_CONTACT) continue;
@@ -232,6 +235,15 @@ void controller_on_public_ip_failed(controller *c, uint32_t now_ms, const char *
     ctl_flush(c, now_ms);
 }
 
+void controller_on_time_synced(controller *c, uint32_t now_ms)
+{
+    tick(c, now_ms);
+    if (!c->ntp_waiting) return;
+    c->ntp_waiting = false;
+    c->ntp_pending = true;
+    ctl_flush(c, now_ms);
+}
+
 /* ---- time ---- */
 
 static void step_pin(controller *c, controller_pin *p, uint32_t now_ms)
@@ -242,13 +254,14 @@ static void step_pin(controller *c, controller_pin *p, uint32_t now_ms)
         settle_contact(c, p, now_ms);
         break;
     case CONTROLLER_PIN_MOMENTARY:
-        if (p->pulsing && (int32_t)(now_ms - p->pulse_end_ms) >= 0) {
+        if (p->pulsing && (int32_t)(now_ms - p->due_ms) >= 0) {
             p->pulsing = false;
             ctl_drive(c, p, false);
         }
         relay_guard_expire(&p->guard, g, now_ms);
         break;
     case CONTROLLER_PIN_RELAY:
+        ctl_interlock_step(c, p, now_ms);
         relay_guard_expire(&p->guard, g, now_ms);
         if (p->deferred && relay_guard_cooldown_left(&p->guard, g, now_ms) == 0) {
             p->deferred = false;
@@ -281,6 +294,13 @@ void controller_step(controller *c, uint32_t now_ms)
     if (c->ip_waiting && now_ms - c->ip_started_ms >= CONTROLLER_IP_TIMEOUT_MS) {
         c->ip_waiting = false;
         ctl_error(c, now_ms, "getip failed: no answer within 10 s");
+    }
+    if (c->ntp_waiting && now_ms - c->ntp_started_ms >= CONTROLLER_NTP_TIMEOUT_MS) {
+        c->ntp_waiting = false;
+        ctl_error(c, now_ms, "ntp failed: the time server did not answer within 10 s");
+    }
+    if (c->ntp_recent && now_ms - c->ntp_started_ms >= CONTROLLER_NTP_INTERVAL_MS) {
+        c->ntp_recent = false;
     }
     if (c->mfa_granted && now_ms - c->mfa_grant_ms >= CONTROLLER_MFA_GRANT_MS) {
         c->mfa_granted = false;
@@ -325,14 +345,15 @@ uint32_t controller_next_deadline(const controller *c, uint32_t now_ms)
             uint32_t debounce = relay_guard_clamp_ms(c->cfg->contacts[p->index].debounce_ms);
             take_min(&best, contact_wait(&p->contact, debounce, now_ms));
         }
-        if (p->pulsing) {
-            int32_t d = (int32_t)(p->pulse_end_ms - now_ms);
+        if (p->pulsing || p->making) {
+            int32_t d = (int32_t)(p->due_ms - now_ms);
             take_min(&best, d <= 0 ? 0 : (uint32_t)d);
         }
         if (p->deferred) take_min(&best, relay_guard_cooldown_left(&p->guard, g, now_ms));
     }
     if (c->ip_waiting) take_min(&best, left(c->ip_started_ms, CONTROLLER_IP_TIMEOUT_MS, now_ms));
     if (c->mfa_granted) take_min(&best, left(c->mfa_grant_ms, CONTROLLER_MFA_GRANT_MS, now_ms));
+    if (c->ntp_waiting) take_min(&best, left(c->ntp_started_ms, CONTROLLER_NTP_TIMEOUT_MS, now_ms));
     take_min(&best, ctl_otp_wait(c, now_ms));
     if (c->connected) {
         if (c->retry_pending) {

@@ -15,6 +15,7 @@
  *   controller_on_message()     a PUBLISH received on the topic (dup = DUP flag)
  *   controller_on_input()       an input pin changed level (debounced inside)
  *   controller_on_public_ip()   answer to platform.request_public_ip()
+ *   controller_on_time_synced() answer to platform.sync_time()
  *   controller_step()           time passed; call at controller_next_deadline()
  *
  * Callbacks must not call back into the controller.
@@ -55,6 +56,9 @@
 /* How long a getip request may take before an error is published. */
 #define CONTROLLER_IP_TIMEOUT_MS 10000u
 #define CONTROLLER_IP_SIZE 46                /* longest IPv6 text + NUL */
+/* {"CMD":"ntp"}: at most one clock re-sync per interval, each with a deadline. */
+#define CONTROLLER_NTP_INTERVAL_MS 60000u
+#define CONTROLLER_NTP_TIMEOUT_MS 10000u
 /* Momentary presses remembered for duplicate detection, and for how long. */
 #define CONTROLLER_PRESS_MEMORY 8
 #define CONTROLLER_PRESS_MEMORY_MS 3600000u
@@ -111,6 +115,11 @@ typedef struct {
      * queued now; the controller retries later. May be NULL: neither. */
     bool (*publish_to)(void *ctx, const char *topic, const char *payload, size_t len, uint8_t qos,
                        bool retain);
+    /* Re-sync the wall clock now ({"CMD":"ntp"}) without blocking; the
+     * platform calls controller_on_time_synced() when the clock is set.
+     * false: cannot start. May be NULL: the clock is the host's own (the
+     * simulator) and the command is answered at once with it. */
+    bool (*sync_time)(void *ctx);
 } controller_platform;
 
 typedef enum {
@@ -155,7 +164,8 @@ typedef struct {
     bool dirty;                  /* state to be published */
     /* momentary */
     bool pulsing;
-    uint32_t pulse_end_ms;
+    bool making;                 /* relay: interlock gap running; goes on at due_ms */
+    uint32_t due_ms;             /* momentary: pulse end; relay: end of the interlock gap */
     /* plain relay: request deferred by the cooldown during the backlog window */
     bool deferred;
     bool deferred_on;
@@ -216,6 +226,12 @@ typedef struct {
     char ip[CONTROLLER_IP_SIZE];
     bool ip_pending;
 
+    /* {"CMD":"ntp"} */
+    bool ntp_waiting;            /* platform.sync_time() running */
+    bool ntp_pending;            /* answer to publish */
+    bool ntp_recent;             /* a sync started less than CONTROLLER_NTP_INTERVAL_MS ago */
+    uint32_t ntp_started_ms;
+
     /* duplicate detection of momentary presses */
     controller_press presses[CONTROLLER_PRESS_MEMORY];
     size_t press_next;
@@ -249,8 +265,9 @@ typedef struct {
     char out[CONTROLLER_OUT_SIZE];
 } controller;
 
-/* Sets every output to its off state, reads every contact, and prepares the
- * full-state publication for the first connection. cfg must stay valid and
+/* Sets every output to its off state, then switches on the relays whose
+ * power_on is "on", reads every contact, and prepares the full-state
+ * publication for the first connection. cfg must stay valid and
  * unchanged for the controller's life. false: cfg or platform unusable
  * (missing set_output/read_input/publish); nothing was driven. */
 bool controller_init(controller *c, const config *cfg, const controller_platform *platform,
@@ -309,6 +326,10 @@ void controller_step(controller *c, uint32_t now_ms);
 /* Milliseconds from now until controller_step() is next needed
  * (never more than an hour: the controller keeps its clocks wrap-safe). */
 uint32_t controller_next_deadline(const controller *c, uint32_t now_ms);
+
+/* The clock was set after platform.sync_time(): publishes {"NTP":"synced",
+ * "TIME":...}. Ignored when no sync was asked for. */
+void controller_on_time_synced(controller *c, uint32_t now_ms);
 
 /* ---- Getters ---- */
 size_t controller_pin_count(const controller *c);

@@ -48,7 +48,6 @@ static void skipped(controller *c, controller_pin *p, relay_guard_verdict v, uin
                     " skipped: changed moments ago (cooldown); state unchanged");
         break;
     }
-    case RELAY_GUARD_TOGGLE_LIMIT: c->counters.toggle_skips++; break;
     case RELAY_GUARD_VIOLATION:
         c->counters.toggle_skips++;
         c->counters.violations++;
@@ -65,9 +64,18 @@ static void skipped(controller *c, controller_pin *p, relay_guard_verdict v, uin
 
 void ctl_apply_plain(controller *c, controller_pin *p, bool on, uint32_t now_ms, bool backlog)
 {
+    if (p->making) { /* waiting out its interlock gap: 1 confirms, 0 cancels */
+        p->making = on;
+        p->dirty = true;
+        return;
+    }
     if (p->on == on) {
         p->deferred = false; /* last value wins */
         p->dirty = true;     /* confirm the state */
+        return;
+    }
+    if (on && !ctl_interlock_clear(c, p, now_ms)) {
+        p->deferred = false;
         return;
     }
     relay_guard_verdict v = relay_guard_request(&p->guard, &c->cfg->guards, now_ms);
@@ -75,12 +83,34 @@ void ctl_apply_plain(controller *c, controller_pin *p, bool on, uint32_t now_ms,
         c->counters.relay_changes++;
         p->deferred = false;
         p->cooldown_reported = false;
-        ctl_drive(c, p, on);
+        if (on) {
+            ctl_interlock_make(c, p, now_ms);
+        } else {
+            ctl_drive(c, p, false);
+        }
     } else if (v == RELAY_GUARD_COOLDOWN && backlog) {
         p->deferred = true; /* backlog: apply the last value when the cooldown ends */
         p->deferred_on = on;
     } else {
         skipped(c, p, v, now_ms);
+    }
+}
+
+void ctl_apply_power_on(controller *c, uint32_t now_ms)
+{
+    for (size_t i = 0; i < c->pin_count; i++) {
+        controller_pin *p = &c->pins[i];
+        if (p->kind != CONTROLLER_PIN_RELAY || !c->cfg->relays[p->index].power_on) continue;
+        /* a change like any other: the cooldown and the toggle window count it */
+        (void)relay_guard_request(&p->guard, &c->cfg->guards, now_ms);
+        c->counters.relay_changes++;
+        ctl_drive(c, p, true);
+        char text[32];
+        ctl_text t;
+        ctl_text_init(&t, text, sizeof text);
+        ctl_text_pin(&t, p->pin);
+        ctl_text_str(&t, " on (power_on)");
+        ctl_log(c, CONTROLLER_LOG_INFO, text);
     }
 }
 
@@ -104,6 +134,6 @@ void ctl_apply_press(controller *c, controller_pin *p, bool on, uint32_t now_ms)
     c->counters.relay_changes++;
     p->cooldown_reported = false;
     p->pulsing = true;
-    p->pulse_end_ms = now_ms + pulse;
+    p->due_ms = now_ms + pulse;
     ctl_drive(c, p, true);
 }

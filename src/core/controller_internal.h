@@ -8,6 +8,7 @@
  *     |     |-> controller_parse.c    JSON request -> ctl_request
  *     |     |-> controller_otp.c      one-time codes and their lockout
  *     |     '-> controller_actions.c  relays, presses, deferred requests, guard reset
+ *     |           '-> controller_interlock.c  interlock groups: break before make
  *     |-> controller_publish.c  pending flags -> publications (publish guard)
  *     |     '-> controller_discovery.c  Home Assistant: entity configs, birth
  *     |                                 message, removal of stale entities
@@ -17,8 +18,10 @@
  *     controller_stats.c    text helpers, config access, pin lookup, TIME,
  *                           the stats message; calls nothing of ours
  *
- * controller.c also calls actions (pulse ends, deferred requests), otp
- * (lockout expiry) and backlog directly; nothing below calls back up.
+ * controller.c also calls actions (pulse ends, deferred requests, power-on
+ * state), interlock (the make after the gap), otp (lockout expiry) and
+ * backlog directly; controller_message.c calls interlock to settle a request
+ * naming two relays of one group. Nothing below calls back up.
  */
 #ifndef CONTROLLER_INTERNAL_H
 #define CONTROLLER_INTERNAL_H
@@ -95,6 +98,20 @@ void ctl_apply_plain(controller *c, controller_pin *p, bool on, uint32_t now_ms,
 void ctl_apply_press(controller *c, controller_pin *p, bool on, uint32_t now_ms);
 /* Applies a plain relay request deferred by the cooldown in the backlog. */
 void ctl_apply_deferred(controller *c, controller_pin *p, uint32_t now_ms);
+/* At init, after every output is off: relays with power_on "on" go on. */
+void ctl_apply_power_on(controller *c, uint32_t now_ms);
+
+/* ---- controller_interlock.c ---- */
+/* The relay's interlock group (0: none). */
+uint8_t ctl_interlock_group(const controller *c, const controller_pin *p);
+/* Relay p is asked to go on: false (reported, nothing changed) if another
+ * relay of its group is on and its guard would refuse switching it off. */
+bool ctl_interlock_clear(controller *c, controller_pin *p, uint32_t now_ms);
+/* p's change was allowed: switches the rest of its group off, then p on at
+ * once or, after a break, when interlock_gap_ms has passed (p->making). */
+void ctl_interlock_make(controller *c, controller_pin *p, uint32_t now_ms);
+/* The gap of a relay waiting to go on has passed: it goes on now. */
+void ctl_interlock_step(controller *c, controller_pin *p, uint32_t now_ms);
 
 /* ---- controller_otp.c ---- */
 typedef enum {
@@ -140,6 +157,7 @@ typedef enum {
     CTL_CMD_GETIP,
     CTL_CMD_REFRESH,
     CTL_CMD_RESET,
+    CTL_CMD_NTP,
 } ctl_command;
 
 typedef struct {
@@ -154,6 +172,10 @@ typedef struct {
     ctl_pin_request pins[CONTROLLER_MAX_PINS];
     size_t count;
 } ctl_request;
+
+/* A request switching on two relays of one interlock group: only the last
+ * of them (in key order) is kept, and that is reported. */
+void ctl_interlock_settle(controller *c, ctl_request *r, uint32_t now_ms);
 
 /* Fills r from the object at token 0 of c->tokens; false after publishing the refusal. */
 bool ctl_parse_request(controller *c, uint32_t now_ms, const char *text, size_t count,

@@ -78,7 +78,28 @@ static void run_command(controller *c, uint32_t now_ms, const ctl_request *r)
             c->ip_started_ms = now_ms;
         }
         break;
+    case CTL_CMD_NTP:
+        if (c->platform.sync_time == NULL) {
+            c->ntp_pending = true; /* the host's clock: answered as it is */
+        } else if (c->ntp_waiting) {
+            ctl_refuse(c, now_ms, "ntp is already running");
+        } else if (c->ntp_recent) {
+            ctl_refuse(c, now_ms, "ntp skipped: the clock was synced less than 60 s ago");
+        } else if (!c->platform.sync_time(c->ctx)) {
+            ctl_refuse(c, now_ms, "ntp failed: no network to reach the time server");
+        } else {
+            c->ntp_waiting = true;
+            c->ntp_recent = true;
+            c->ntp_started_ms = now_ms;
+        }
+        break;
     case CTL_CMD_RESET: {
+        if (!c->cfg->guards.remote_reset) {
+            ctl_refuse(c, now_ms,
+                       "reset is off on this device (guards.remote_reset); restart it to clear "
+                       "locks");
+            return;
+        }
         ctl_pin_mask need = ctl_otp_pins(c);
         if (need != 0 && !otp_passed(c, now_ms,
                                      ctl_otp_check(c, now_ms, need, false, r->have_code, r->code,
@@ -241,6 +262,7 @@ void ctl_handle_message(controller *c, uint32_t now_ms, const char *payload, siz
     uint32_t hash = ctl_payload_hash(payload, len);
     if (!pins_allowed(c, now_ms, &r, dup, backlog, hash)) return;
     if (worth_remembering(c, &r)) remember_press(c, hash, now_ms);
+    ctl_interlock_settle(c, &r, now_ms);
     for (size_t k = 0; k < r.count; k++) {
         controller_pin *p = &c->pins[r.pins[k].index];
         if (p->kind == CONTROLLER_PIN_MOMENTARY) {

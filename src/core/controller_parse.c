@@ -61,7 +61,7 @@ static bool parse_command(const char *text, const json_token *t, ctl_command *cm
         const char *name;
         ctl_command cmd;
     } names[] = {{"stats", CTL_CMD_STATS}, {"getip", CTL_CMD_GETIP}, {"refresh", CTL_CMD_REFRESH},
-                 {"reset", CTL_CMD_RESET}};
+                 {"reset", CTL_CMD_RESET}, {"ntp", CTL_CMD_NTP}};
     if (t->type != JSON_STRING) return false;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (json_string_equals(text, t, names[i].name)) {
@@ -97,7 +97,7 @@ bool ctl_parse_request(controller *c, uint32_t now_ms, const char *text, size_t 
         if (strcmp(key, "CMD") == 0) {
             if (!parse_command(text, val, &r->cmd)) {
                 ctl_refuse(c, now_ms,
-                           "unknown command; CMD is one of stats, getip, refresh, reset");
+                           "unknown command; CMD is one of stats, getip, refresh, reset, ntp");
                 return false;
             }
             have_cmd = true;

@@ -23,6 +23,7 @@ typedef enum {
     ITEM_ERROR,
     ITEM_STATS,
     ITEM_IP,
+    ITEM_NTP,
     ITEM_MFA,
     ITEM_RESET,
 } item_kind;
@@ -60,6 +61,7 @@ static item_kind next_item(controller *c, uint32_t now_ms)
     }
     if (c->stats_pending) return ITEM_STATS;
     if (c->ip_pending) return ITEM_IP;
+    if (c->ntp_pending) return ITEM_NTP;
     if (c->mfa_report_pending) return ITEM_MFA;
     if (c->reset_report_pending) return ITEM_RESET;
     return ITEM_NONE;
@@ -84,7 +86,9 @@ static void write_guard_notice(controller *c, json_writer *w, controller_pin *p,
     if (lock) {
         ctl_text_str(&t, " locked after ");
         ctl_text_u32(&t, p->guard.violations);
-        ctl_text_str(&t, " toggle-limit violations; send {\"CMD\":\"reset\"} or restart");
+        ctl_text_str(&t, c->cfg->guards.remote_reset
+                             ? " toggle-limit violations; send {\"CMD\":\"reset\"} or restart"
+                             : " toggle-limit violations; restart the device to unlock");
     } else {
         ctl_text_str(&t, " changed too often: more than ");
         ctl_text_u32(&t, g->toggle_max);
@@ -122,7 +126,8 @@ static int build_item(controller *c, item_kind kind)
         ctl_text_u32(&t, c->cfg->guards.publish_max);
         ctl_text_str(&t, " messages in ");
         ctl_text_u32(&t, c->cfg->guards.publish_window_ms / 1000u);
-        ctl_text_str(&t, " s; send {\"CMD\":\"reset\"} or restart");
+        ctl_text_str(&t, c->cfg->guards.remote_reset ? " s; send {\"CMD\":\"reset\"} or restart"
+                                                     : " s; restart the device to resume");
         json_write_key(&w, "ERROR");
         json_write_string(&w, text);
         json_write_key(&w, "GUARD");
@@ -166,6 +171,10 @@ static int build_item(controller *c, item_kind kind)
     case ITEM_IP:
         json_write_key(&w, "IP");
         json_write_string(&w, c->ip);
+        break;
+    case ITEM_NTP:
+        json_write_key(&w, "NTP");
+        json_write_string(&w, c->platform.sync_time != NULL ? "synced" : "host clock");
         break;
     case ITEM_MFA:
         json_write_key(&w, "MFA");
@@ -221,6 +230,7 @@ static void clear_item(controller *c, item_kind kind, uint32_t now_ms)
     case ITEM_NOTIFY: c->notify_pending = 0; break;
     case ITEM_STATS: c->stats_pending = false; break;
     case ITEM_IP: c->ip_pending = false; break;
+    case ITEM_NTP: c->ntp_pending = false; break;
     case ITEM_MFA: c->mfa_report_pending = false; break;
     case ITEM_RESET: c->reset_report_pending = false; break;
     }

@@ -156,38 +156,47 @@ void ctl_format_utc(int64_t unix_s, char out[32])
     out[20] = '\0';
 }
 
-void ctl_write_time(controller *c, json_writer *w)
+static void time_text(controller *c, char text[32])
 {
-    char text[32];
     int64_t unix_s = 0;
-    json_write_key(w, "TIME");
     if (c->platform.unix_time != NULL && c->platform.unix_time(c->ctx, &unix_s) && unix_s > 0) {
         ctl_format_utc(unix_s, text);
     } else {
         ctl_text t;
-        ctl_text_init(&t, text, sizeof text);
+        ctl_text_init(&t, text, 32);
         ctl_text_str(&t, "up ");
         uint64_t s = c->uptime_ms / 1000u;
         ctl_text_u32(&t, s > UINT32_MAX ? UINT32_MAX : (uint32_t)s);
         ctl_text_str(&t, "s");
     }
+}
+
+void ctl_write_time(controller *c, json_writer *w)
+{
+    char text[32];
+    time_text(c, text);
+    json_write_key(w, "TIME");
     json_write_string(w, text);
 }
 
 /* ---- stats ---- */
 
-/* "18.6" from milli-units, one decimal, rounded half away from zero. */
-static void text_milli1(ctl_text *t, int64_t milli)
+/* "18.6" (one decimal) or "32.90" (two) from milli-units, rounded half away
+ * from zero. */
+static void text_milli(ctl_text *t, int64_t milli, unsigned decimals)
 {
     if (milli < 0) {
         ctl_text_str(t, "-");
         milli = -milli;
     }
-    int64_t tenths = (milli + 50) / 100;
-    if (tenths > 100000000) tenths = 100000000;
-    ctl_text_u32(t, (uint32_t)(tenths / 10));
+    int64_t unit = decimals == 2 ? 10 : 100;
+    int64_t scale = decimals == 2 ? 100 : 10;
+    int64_t v = (milli + unit / 2) / unit;
+    if (v > 100000000) v = 100000000;
+    ctl_text_u32(t, (uint32_t)(v / scale));
     ctl_text_str(t, ".");
-    ctl_text_u32(t, (uint32_t)(tenths % 10));
+    if (decimals == 2 && v % scale < 10) ctl_text_str(t, "0");
+    ctl_text_u32(t, (uint32_t)(v % scale));
 }
 
 int ctl_build_stats(controller *c)
@@ -205,7 +214,10 @@ int ctl_build_stats(controller *c)
     uint32_t locked = 0;
     for (size_t i = 0; i < c->pin_count; i++) locked += c->pins[i].guard.locked ? 1u : 0u;
 
-    char summary[128];
+    /* The original's text: Mem is the share in use, as its gc.mem_alloc()
+     * over the total; Wifi the signal in dBm. */
+    char summary[160];
+    char when[32];
     ctl_text t;
     ctl_text_init(&t, summary, sizeof summary);
     ctl_text_str(&t, "Uptime=");
@@ -214,16 +226,28 @@ int ctl_build_stats(controller *c)
     ctl_text_u32(&t, (uint32_t)(up_s % 86400u / 3600u));
     ctl_text_str(&t, " hrs, Outages=");
     ctl_text_u32(&t, k->outages);
+    ctl_text_str(&t, ", Wifi=");
+    if (ps.rssi_valid) {
+        if (ps.rssi_dbm < 0) ctl_text_str(&t, "-");
+        ctl_text_u32(&t, (uint32_t)(ps.rssi_dbm < 0 ? -ps.rssi_dbm : ps.rssi_dbm));
+        ctl_text_str(&t, "dBm");
+    } else {
+        ctl_text_str(&t, "none");
+    }
+    ctl_text_str(&t, ", Mem=");
     if (mem_free_milli_pct >= 0) {
-        ctl_text_str(&t, ", Mem=");
-        text_milli1(&t, mem_free_milli_pct);
-        ctl_text_str(&t, "% free");
+        text_milli(&t, 100000 - mem_free_milli_pct, 2);
+        ctl_text_str(&t, "%");
+    } else {
+        ctl_text_str(&t, "unknown");
     }
     ctl_text_str(&t, ", Temp=");
-    text_milli1(&t, temp_c);
+    text_milli(&t, temp_c, 1);
     ctl_text_str(&t, "C/");
-    text_milli1(&t, temp_f);
-    ctl_text_str(&t, "F");
+    text_milli(&t, temp_f, 1);
+    ctl_text_str(&t, "F, Time=");
+    time_text(c, when);
+    ctl_text_str(&t, when);
 
     json_writer w;
     json_writer_init(&w, c->out, sizeof c->out);

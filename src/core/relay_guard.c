@@ -27,8 +27,13 @@ void relay_guard_expire(relay_guard *g, const config_guards *cfg, uint32_t now_m
         now_ms - g->window_start_ms >= relay_guard_clamp_ms(cfg->toggle_window_ms)) {
         g->window_open = false;
         g->window_changes = 0;
-        g->window_violated = false;
     }
+}
+
+bool relay_guard_ready(relay_guard *g, const config_guards *cfg, uint32_t now_ms)
+{
+    relay_guard_expire(g, cfg, now_ms);
+    return !g->locked && !g->cooling && (!g->window_open || g->window_changes < cfg->toggle_max);
 }
 
 uint32_t relay_guard_cooldown_left(const relay_guard *g, const config_guards *cfg, uint32_t now_ms)
@@ -48,11 +53,8 @@ relay_guard_verdict relay_guard_request(relay_guard *g, const config_guards *cfg
         g->window_open = true;
         g->window_start_ms = now_ms;
         g->window_changes = 0;
-        g->window_violated = false;
     }
     if (g->window_changes >= cfg->toggle_max) {
-        if (g->window_violated) return RELAY_GUARD_TOGGLE_LIMIT;
-        g->window_violated = true;
         if (g->violations < UINT32_MAX) g->violations++;
         if (g->violations > cfg->violation_max) {
             g->locked = true;

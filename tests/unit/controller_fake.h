@@ -38,6 +38,8 @@ typedef struct {
     controller_platform_stats stats;
     bool ip_supported;
     int ip_requests;
+    bool sync_supported;
+    int sync_requests;
     bool clock_set;
     int64_t unix_s;
     uint32_t now;
@@ -103,9 +105,16 @@ static inline bool fake_hmac(void *ctx, const uint8_t *key, size_t key_len, cons
                            out) == 0;
 }
 
+static inline bool fake_sync_time(void *ctx)
+{
+    fake *f = ctx;
+    f->sync_requests++;
+    return f->sync_supported;
+}
+
 static const controller_platform FAKE_PLATFORM = {
-    fake_set_output, fake_read_input, fake_publish, fake_read_stats,
-    fake_request_ip, fake_unix_time,  fake_hmac,    NULL, NULL,
+    fake_set_output, fake_read_input, fake_publish, fake_read_stats, fake_request_ip,
+    fake_unix_time,  fake_hmac,       NULL,         NULL,            fake_sync_time,
 };
 
 /* The original README's board: relays GP16, GP17; momentary GP18, GP19 (2 s);
@@ -141,6 +150,7 @@ static inline void start_at(uint32_t now)
     memset(&F, 0, sizeof F);
     for (int i = 0; i < 32; i++) F.input[i] = true;
     F.ip_supported = true;
+    F.sync_supported = true;
     F.clock_set = true;
     F.unix_s = 1795000000; /* 2026-11-18 */
     F.now = now;

@@ -98,6 +98,38 @@ static void test_minimal(void **state)
     assert_memory_equal(&d, &cfg, sizeof d);
 }
 
+static void test_power_on_interlock_remote_reset(void **state)
+{
+    (void)state;
+    expect_ok("{" MQTT_OK ",\"relays\":[{\"pin\":16}]}");
+    assert_false(cfg.relays[0].power_on);
+    assert_int_equal(cfg.relays[0].interlock, 0);
+    assert_int_equal(cfg.interlock_gap_ms, 100);
+    assert_false(cfg.guards.remote_reset);
+    expect_ok("{" MQTT_OK ",\"interlock_gap_ms\":0,\"guards\":{\"remote_reset\":true},"
+              "\"relays\":[{\"pin\":16,\"power_on\":\"on\",\"interlock\":2},"
+              "{\"pin\":17,\"power_on\":\"off\",\"interlock\":2}]}");
+    assert_true(cfg.relays[0].power_on);
+    assert_false(cfg.relays[1].power_on);
+    assert_int_equal(cfg.relays[0].interlock, 2);
+    assert_int_equal(cfg.interlock_gap_ms, 0);
+    assert_true(cfg.guards.remote_reset);
+    expect_error("{" MQTT_OK ",\"relays\":[{\"pin\":16,\"power_on\":true}]}",
+                 "relays[0].power_on", "must be \"off\" or \"on\"");
+    expect_error("{" MQTT_OK ",\"relays\":[{\"pin\":16,\"interlock\":5}]}",
+                 "relays[0].interlock", "from 1 to 4");
+    expect_error("{" MQTT_OK ",\"interlock_gap_ms\":10001}", "interlock_gap_ms",
+                 "from 0 to 10000");
+    expect_error("{" MQTT_OK ",\"relays\":[{\"pin\":16,\"interlock\":1,\"power_on\":\"on\"},"
+                 "{\"power_on\":\"on\",\"pin\":17,\"interlock\":1}]}",
+                 "relays[1]", "power_on \"on\" with relays[0] in interlock group 1: at most one "
+                 "relay of a group may start on");
+    expect_ok("{" MQTT_OK ",\"relays\":[{\"pin\":16,\"interlock\":1,\"power_on\":\"on\"},"
+              "{\"power_on\":\"on\",\"pin\":17,\"interlock\":2}]}");
+    expect_error("{" MQTT_OK ",\"momentary\":[{\"pin\":18,\"power_on\":\"on\"}]}",
+                 "momentary[0].power_on", "is not a known key");
+}
+
 static void test_notify(void **state)
 {
     (void)state;
@@ -864,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_home_assistant),
         cmocka_unit_test(test_notify),
+        cmocka_unit_test(test_power_on_interlock_remote_reset),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_document_errors),

@@ -151,7 +151,9 @@ static void test_action_g_stats(void **state)
                                           .reboots = 2};
     connect_at(1000);
     msg(2000, "{\"CMD\":\"stats\"}");
-    expect_last("\"STATS\":\"Uptime=1 days 5 hrs, Outages=0, Mem=32.9% free, Temp=18.6C/65.5F\"");
+    /* The original's text; Mem is the share in use (67.1 % of 1000 bytes). */
+    expect_last("\"STATS\":\"Uptime=1 days 5 hrs, Outages=0, Wifi=-61dBm, Mem=67.10%, "
+                "Temp=18.6C/65.5F, Time=2026-11-18T11:06:42Z\"");
     expect_last("\"TEMP_C\":18.6,\"TEMP_F\":65.5,\"TEMP_SOURCE\":\"sensor\",\"RSSI\":-61");
     expect_last("\"VERSION\":\"" CONTROLLER_VERSION "\",\"REBOOTS\":2");
     expect_last("\"OUTAGES\":0");

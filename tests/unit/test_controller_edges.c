@@ -51,7 +51,8 @@ static void test_optional_callbacks_missing(void **state)
     connect_at(5000);
     expect_last("\"TIME\":\"up 5s\"");
     msg(6000, "{\"CMD\":\"stats\"}");
-    expect_last("\"STATS\":\"Uptime=0 days 0 hrs, Outages=0, Temp=0.0C/32.0F\"");
+    expect_last("\"STATS\":\"Uptime=0 days 0 hrs, Outages=0, Wifi=none, Mem=unknown, "
+                "Temp=0.0C/32.0F, Time=up 6s\"");
     msg(7000, "{\"CMD\":\"getip\"}");
     expect_last("getip is off");
     msg(8000, "{\"MFA\":123456,\"GP16\":1}");

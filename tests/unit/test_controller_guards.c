@@ -40,15 +40,17 @@ static void test_toggle_limit_violation_then_resume(void **state)
     assert_true(on(17));
     expect_last("\"GUARD\":\"toggle\"");
     assert_int_equal(pubs_containing("changed too often: more than 5 changes in 60 s"), 1);
+    /* Every refused change is a violation of its own (the original's rule). */
     msg(t + 2000, "{\"GP17\":0}");
     msg(t + 4000, "{\"GP17\":0}");
-    assert_int_equal(pubs_containing("\"GUARD\":\"toggle\""), 1); /* once per violation */
-    assert_int_equal(C.counters.violations, 1);
+    assert_int_equal(pubs_containing("\"GUARD\":\"toggle\""), 3); /* one per violation */
+    assert_int_equal(pubs_containing("(violation 3, lock after 3)"), 1);
+    assert_int_equal(C.counters.violations, 3);
     assert_int_equal(C.counters.toggle_skips, 3);
     assert_true(on(17));
-    /* The window opened at 10000: from 70000 on, changes resume. */
-    msg(69999, "{\"GP17\":0}");
-    assert_true(on(17));
+    assert_false(controller_relay_locked(&C, 17));
+    /* The window opened at 10000: from 70000 on, changes resume (one more
+     * refusal before that would have been the 4th violation: a lock). */
     msg(70000, "{\"GP17\":0}");
     assert_false(on(17));
     assert_false(controller_relay_locked(&C, 17));
@@ -67,6 +69,7 @@ static void test_lock_after_violations_until_reset(void **state)
     (void)state;
     connect_at(1000);
     CFG.guards.publish_max = 1000; /* this test is about the relay guard */
+    CFG.guards.remote_reset = true;
     uint32_t t = 10000;
     for (int v = 0; v < 3; v++) t = violate(t);
     assert_int_equal(C.counters.violations, 3);
@@ -74,7 +77,8 @@ static void test_lock_after_violations_until_reset(void **state)
     t = violate(t); /* the 4th violation: more than 3 */
     assert_true(controller_relay_locked(&C, 16));
     assert_int_equal(pubs_containing("\"GUARD\":\"lock\""), 1);
-    assert_int_equal(pubs_containing("GP16 locked after 4 toggle-limit violations"), 1);
+    assert_int_equal(pubs_containing("GP16 locked after 4 toggle-limit violations; send "
+                                     "{\\\"CMD\\\":\\\"reset\\\"} or restart"), 1);
     /* Locked: requests are refused (state republished), however long we wait. */
     bool was = on(16);
     size_t pubs = F.pub_count;
@@ -97,6 +101,7 @@ static void test_publish_guard_halts_until_reset(void **state)
 {
     (void)state;
     connect_at(1000); /* publication 1: full state */
+    CFG.guards.remote_reset = true;
     /* Refreshes are cheap for the device but cost data: 19 more fill the window. */
     for (uint32_t i = 0; i < 19; i++) msg(2000 + i * 10, "{\"CMD\":\"refresh\"}");
     assert_int_equal(F.pub_count, 20);
@@ -150,12 +155,38 @@ static void test_flood_stays_within_limits(void **state)
     assert_true(controller_publishing_halted(&C));
 }
 
+/* The original's abuse scenario: a toggle every 3 s. Five changes click the
+ * relay (0..12 s); the next four are refused, each a violation; the fourth
+ * (more than 3) locks it 24 s after the first change. Nothing more clicks,
+ * and a remote reset is refused while guards.remote_reset is off. */
+static void test_toggle_every_3s_locks_at_24s_after_5_changes(void **state)
+{
+    (void)state;
+    connect_at(1000);
+    CFG.guards.publish_max = 1000;
+    uint32_t locked_at = 0;
+    for (uint32_t t = 10000; t <= 10000 + 300000; t += 3000) {
+        msg(t, on(16) ? "{\"GP16\":0}" : "{\"GP16\":1}");
+        if (locked_at == 0 && controller_relay_locked(&C, 16)) locked_at = t - 10000;
+    }
+    assert_int_equal(locked_at, 24000);
+    assert_int_equal(changes_of(16), 5);
+    assert_int_equal(C.counters.violations, 4);
+    assert_int_equal(pubs_containing("GP16 locked after 4 toggle-limit violations; restart the "
+                                     "device to unlock"), 1);
+    msg(400000, "{\"CMD\":\"reset\"}");
+    expect_last("reset is off on this device (guards.remote_reset)");
+    assert_true(controller_relay_locked(&C, 16));
+    assert_int_equal(C.counters.errors, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_cooldown_skips_and_corrects_once, setup_example),
         cmocka_unit_test_setup(test_toggle_limit_violation_then_resume, setup_example),
         cmocka_unit_test_setup(test_lock_after_violations_until_reset, setup_example),
+        cmocka_unit_test_setup(test_toggle_every_3s_locks_at_24s_after_5_changes, setup_example),
         cmocka_unit_test_setup(test_publish_guard_halts_until_reset, setup_example),
         cmocka_unit_test_setup(test_publish_window_resets, setup_example),
         cmocka_unit_test_setup(test_flood_stays_within_limits, setup_example),

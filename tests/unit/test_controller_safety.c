@@ -335,6 +335,7 @@ static void test_otp_reset_needs_code_and_clock(void **state)
 {
     (void)state;
     with_secrets();
+    CFG.guards.remote_reset = true;
     msg(10000, "{\"CMD\":\"reset\"}");
     expect_last("reset needs a one-time code");
     F.now = 20000;
