@@ -337,6 +337,21 @@ static void on_mqtt_event(void *ctx, const mqtt_event *ev)
     }
 }
 
+/* --check: the relay settings a reader cannot see in the pin list. */
+static void print_relay_settings(const config *cfg, FILE *out)
+{
+    for (size_t i = 0; i < cfg->relay_count; i++) {
+        const config_relay *r = &cfg->relays[i];
+        fprintf(out, "  relay GP%u: power_on %s", (unsigned)r->pin, r->power_on ? "on" : "off");
+        if (r->interlock != 0)
+            fprintf(out, ", interlock group %u (gap %u ms)", (unsigned)r->interlock,
+                    (unsigned)cfg->interlock_gap_ms);
+        fputc('\n', out);
+    }
+    fprintf(out, "  remote reset ({\"CMD\":\"reset\"}): %s\n",
+            cfg->guards.remote_reset ? "on" : "off (guards.remote_reset)");
+}
+
 /* ---- board ------------------------------------------------------------ */
 
 static void on_board_input(void *ctx, uint32_t now, uint8_t pin, uint8_t level)
@@ -551,8 +566,10 @@ int main(int argc, char **argv)
     }
     int rc = sim_load_config(&args, &s->cfg, stderr);
     if (rc != SIM_EXIT_OK || args.check) {
-        if (rc == SIM_EXIT_OK)
+        if (rc == SIM_EXIT_OK) {
             fprintf(stderr, "%s: configuration is valid\n", args.config_path);
+            print_relay_settings(&s->cfg, stderr);
+        }
         free(s);
         return rc;
     }

@@ -51,8 +51,8 @@ def test_hammering_one_relay_inside_the_cooldown(broker, rig_factory):
     rig.board.wait_output(16, False, 3, mark_b)
 
 
-def test_toggling_past_the_limit_is_skipped_and_reported_once(broker, rig_factory):
-    rig = started(broker, rig_factory, toggle_max=3, toggle_window_ms=2500)
+def test_toggling_past_the_limit_counts_every_refused_change(broker, rig_factory):
+    rig = started(broker, rig_factory, toggle_max=3, toggle_window_ms=2500, violation_max=10)
     mark_b, mark_p = rig.board.events.mark(), rig.phone.mark()
     t0 = time.monotonic()
     for i in range(10):
@@ -60,12 +60,14 @@ def test_toggling_past_the_limit_is_skipped_and_reported_once(broker, rig_factor
     time.sleep(0.5 * SLOW)
     assert len(rig.board.outputs(16, mark_b)) == 3, rig.board.outputs(16, mark_b)
     stats = rig.board.stats()
-    assert counter(stats, "violations") == 1, "one violation per window, not one per message"
     # the 7 later requests alternate; the 4 asking for a change are skipped,
-    # the 3 asking for the state the relay already has change nothing
+    # each one a violation (the original's rule); the 3 asking for the state
+    # the relay already has change nothing
+    assert counter(stats, "violations") == 4, "one violation per refused change"
     assert counter(stats, "toggle_skips") == 4, stats
     notices = [j for j in rig.phone.device_msgs(mark_p) if j.get("GUARD") == "toggle"]
-    assert len(notices) == 1, rig.phone.device_msgs(mark_p)
+    assert len(notices) == 4, rig.phone.device_msgs(mark_p)
+    assert "(violation 4, lock after 10)" in notices[-1]["ERROR"], notices
     assert notices[0].get("PIN") == 16 and "GP16" in notices[0]["ERROR"], notices
     # The window ends: the relay resumes by itself.
     time.sleep(max(0.0, 2.7 - (time.monotonic() - t0)))
@@ -147,9 +149,38 @@ def test_guards_count_in_stats(broker, rig_factory):
     assert counter(stats, "cooldown_skips") == 2
 
 
+def test_toggle_abuse_locks_after_the_limit_and_reset_is_off_by_default(broker, rig_factory):
+    """The original's abuse scenario at a tenth of its time scale: a toggle
+    every 0.3 s against 5 changes per 6 s and a lock after more than 3
+    violations. 5 changes click the relay, the next 4 requests are refused,
+    the 4th locks it 2.4 s after the first change; nothing clicks after
+    that, and {"CMD":"reset"} is refused while guards.remote_reset is off."""
+    rig = started(broker, rig_factory, toggle_max=5, toggle_window_ms=6000, violation_max=3)
+    mark_b, mark_p = rig.board.events.mark(), rig.phone.mark()
+    t0 = time.monotonic()
+    value = 1
+    while time.monotonic() - t0 < 4.5:
+        rig.phone.send({"GP16": value})
+        value ^= 1
+        time.sleep(0.3)
+    time.sleep(0.3 * SLOW)
+    assert len(rig.board.outputs(16, mark_b)) == 5, rig.board.outputs(16, mark_b)
+    stats = rig.board.stats()
+    assert counter(stats, "violations") == 4, stats
+    locks = [j for j in rig.phone.device_msgs(mark_p) if j.get("GUARD") == "lock"]
+    assert len(locks) == 1 and "restart the device to unlock" in locks[0]["ERROR"], locks
+    mark_p = rig.phone.mark()
+    rig.phone.send({"CMD": "reset"})
+    err = rig.phone.wait_device(lambda j: "ERROR" in j, 3, mark_p, what="reset refusal")
+    assert "reset is off on this device (guards.remote_reset)" in err["ERROR"], err
+    rig.phone.send({"GP16": value})
+    time.sleep(0.3 * SLOW)
+    assert len(rig.board.outputs(16, mark_b)) == 5, "still locked"
+
+
 def test_reset_command_unlocks_relay_and_resumes_publishing(broker, rig_factory):
     rig = started(broker, rig_factory, toggle_max=1, toggle_window_ms=1000, violation_max=1,
-                  publish_max=100, publish_window_ms=1000)
+                  publish_max=100, publish_window_ms=1000, remote_reset=True)
     value = 1
     for _ in range(2):
         for _ in range(3):

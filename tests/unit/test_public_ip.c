@@ -37,6 +37,33 @@ static void test_parse_answers(void **state)
     /* Content-Length shorter than what follows: only the announced bytes count. */
     assert_true(parse("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n10.0.0.1garbage", ip, err));
     assert_string_equal(ip, "10.0.0.1");
+    /* The original's json_ip_provider answer. */
+    assert_true(parse("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
+                      "{\"ip\":\"203.0.113.8\"}", ip, err));
+    assert_string_equal(ip, "203.0.113.8");
+    assert_true(parse("HTTP/1.1 200 OK\r\n\r\n { \"country\": \"CA\", \"ip\": \"2001:db8::7\" }\n",
+                      ip, err));
+    assert_string_equal(ip, "2001:db8::7");
+}
+
+/* Which part failed and why, in the error text. */
+static void test_parse_reasons(void **state)
+{
+    (void)state;
+    char ip[PUBLIC_IP_TEXT_MAX] = "unchanged", err[128];
+    assert_false(parse("HTTP/1.1 503 Busy\r\n\r\n", ip, err));
+    assert_string_equal(err, "provider answered HTTP 503");
+    assert_false(parse("HTTP/1.1 200 OK\r\n\r\n{\"address\":\"1.2.3.4\"}", ip, err));
+    assert_string_equal(err, "the JSON answer has no \"ip\" string");
+    assert_false(parse("HTTP/1.1 200 OK\r\n\r\n{\"ip\":\"home\"}", ip, err));
+    assert_string_equal(err, "the JSON answer's \"ip\" is not an IP address");
+    assert_false(parse("HTTP/1.1 200 OK\r\n\r\n{\"ip\":", ip, err));
+    assert_string_equal(err, "the answer is not valid JSON");
+    assert_false(parse("HTTP/1.1 200 OK\r\n\r\n<html>", ip, err));
+    assert_string_equal(err, "the answer is neither an IP address nor JSON with an \"ip\" string");
+    assert_false(parse("HTTP/1.1 200 OK\r\n\r\n{\"ip\":\"1.2.3.4.5\"}", ip, err));
+    assert_string_equal(err, "the answer's address 1.2.3.4.5 is not a valid IP address");
+    assert_string_equal(ip, "unchanged");
 }
 
 static void test_parse_refusals(void **state)
@@ -248,7 +275,7 @@ static void test_parse_content_length_stays_in_bounds(void **state)
         assert_non_null(buf);
         memcpy(buf, exact[i], n);
         assert_false(public_ip_parse_response(buf, n, ip, sizeof ip, err, sizeof err));
-        assert_string_equal(err, "the body is not an IP address");
+        assert_string_equal(err, "the answer is empty");
         free(buf);
     }
 }
@@ -257,6 +284,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_answers),
+        cmocka_unit_test(test_parse_reasons),
         cmocka_unit_test(test_parse_content_length_stays_in_bounds),
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_bad_urls),

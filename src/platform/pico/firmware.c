@@ -105,10 +105,19 @@ static bool request_public_ip(void *ctx)
     return wifi_supervisor_is_up(&f->wifi) && public_ip_request(&f->ip, now_ms());
 }
 
-static void on_public_ip(void *ctx, uint32_t now, const char *ip)
+static void on_public_ip(void *ctx, uint32_t now, const char *ip, const char *why)
 {
     firmware *f = ctx;
-    controller_on_public_ip(&f->ctl, now, ip);
+    if (ip != NULL)
+        controller_on_public_ip(&f->ctl, now, ip);
+    else
+        controller_on_public_ip_failed(&f->ctl, now, why);
+}
+
+static bool sync_time(void *ctx)
+{
+    firmware *f = ctx;
+    return wifi_supervisor_is_up(&f->wifi) && clock_sntp_sync_now();
 }
 
 static bool unix_time(void *ctx, int64_t *secs)
@@ -277,6 +286,7 @@ static bool setup_controller(firmware *f, uint32_t now)
         .hmac_sha1 = hmac_sha1,
         .log = log_line,
         .publish_to = publish_to,
+        .sync_time = sync_time,
     };
     return controller_init(&f->ctl, f->cfg, &platform, f, now);
 }
@@ -387,6 +397,8 @@ void firmware_run(const config *cfg, const uint8_t *ca_pem, size_t ca_pem_len)
             mqtt_transport_act(&f->transport, mqtt_client_step(&f->client, now), now);
         if (controller_ok) {
             board_sample_inputs(cfg, now, on_input, f);
+            if (clock_sntp_take_synced())
+                controller_on_time_synced(&f->ctl, now);
             controller_step(&f->ctl, now);
         }
         public_ip_step(&f->ip, now);

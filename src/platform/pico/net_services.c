@@ -1,11 +1,11 @@
 #include "net_services.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lwip/apps/http_client.h"
 #include "lwip/apps/sntp.h"
+#include "ip_answer.h"
 #include "lwip/pbuf.h"
 #include "pico/time.h"
 
@@ -13,6 +13,8 @@
 
 static bool sntp_started;
 static bool clock_set;
+static bool sync_asked;        /* clock_sntp_sync_now() waits for the next answer */
+static bool sync_done;
 static int64_t unix_at_boot;   /* wall-clock seconds at uptime 0 */
 
 void mtc_sntp_set_time(unsigned long seconds_since_1970)
@@ -22,6 +24,30 @@ void mtc_sntp_set_time(unsigned long seconds_since_1970)
     if (!clock_set)
         printf("clock: set by SNTP (%lu)\n", seconds_since_1970);
     clock_set = true;
+    if (sync_asked) {
+        sync_asked = false;
+        sync_done = true;
+    }
+}
+
+bool clock_sntp_sync_now(void)
+{
+    if (!sntp_started)
+        return false;
+    /* Restarting the client sends a request at once instead of waiting out
+     * the poll interval (an hour by default). */
+    sntp_stop();
+    sntp_init();
+    sync_asked = true;
+    sync_done = false;
+    return true;
+}
+
+bool clock_sntp_take_synced(void)
+{
+    bool done = sync_done;
+    sync_done = false;
+    return done;
 }
 
 void clock_sntp_start(void)
@@ -51,27 +77,12 @@ bool public_ip_init(public_ip *p, const char *url, public_ip_fn on_answer, void 
     return config_parse_http_url(url, &p->url);
 }
 
-static void deliver(public_ip *p, uint32_t now, const char *ip)
+static void deliver(public_ip *p, uint32_t now, const char *ip, const char *why)
 {
     if (p->answered)
         return;
     p->answered = true;
-    p->on_answer(p->ctx, now, ip);
-}
-
-/* The body must be a bare IPv4/IPv6 address: digits, hex, dots, colons. */
-static bool body_is_address(char *body, uint32_t len)
-{
-    while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == '\r' || body[len - 1] == ' '))
-        len--;
-    body[len] = '\0';
-    if (len == 0)
-        return false;
-    for (uint32_t i = 0; i < len; i++) {
-        if (!isxdigit((unsigned char)body[i]) && body[i] != '.' && body[i] != ':')
-            return false;
-    }
-    return true;
+    p->on_answer(p->ctx, now, ip, why);
 }
 
 static err_t on_body(void *arg, struct altcp_pcb *conn, struct pbuf *p, err_t err)
@@ -84,7 +95,7 @@ static err_t on_body(void *arg, struct altcp_pcb *conn, struct pbuf *p, err_t er
     for (struct pbuf *q = p; q != NULL; q = q->next) {
         uint32_t room = (uint32_t)sizeof pi->body - 1 - pi->body_len;
         if (q->len > room)
-            pi->body_too_long = true;   /* not a bare address: refused at the end */
+            pi->body_too_long = true;   /* refused at the end */
         uint32_t n = q->len < room ? q->len : room;
         memcpy(pi->body + pi->body_len, q->payload, n);
         pi->body_len += n;
@@ -101,11 +112,23 @@ static void on_result(void *arg, httpc_result_t result, u32_t rx_len, u32_t stat
     public_ip *pi = arg;
     uint32_t now = to_ms_since_boot(get_absolute_time());
     pi->busy = false;
-    bool ok = result == HTTPC_RESULT_OK && status == 200 && !pi->body_too_long &&
-              body_is_address(pi->body, pi->body_len);
-    if (!ok)
-        printf("getip: failed (result %d, HTTP %lu)\n", (int)result, (unsigned long)status);
-    deliver(pi, now, ok ? pi->body : NULL);
+    char why[48];
+    char ip[IP_ANSWER_TEXT_SIZE];
+    const char *reason = NULL;
+    if (result != HTTPC_RESULT_OK) {
+        snprintf(why, sizeof why, "the provider could not be reached (lwIP result %d)", (int)result);
+        reason = why;
+    } else if (status != 200) {
+        snprintf(why, sizeof why, "provider answered HTTP %lu", (unsigned long)status);
+        reason = why;
+    } else if (pi->body_too_long) {
+        reason = "the answer is longer than 63 bytes";
+    } else {
+        reason = ip_answer_parse(pi->body, pi->body_len, ip, sizeof ip);
+    }
+    if (reason != NULL)
+        printf("getip: failed: %s\n", reason);
+    deliver(pi, now, reason == NULL ? ip : NULL, reason);
 }
 
 bool public_ip_request(public_ip *p, uint32_t now)
@@ -133,5 +156,5 @@ void public_ip_step(public_ip *p, uint32_t now)
     /* lwIP's client gives up by itself after about 15 s; we answer sooner
      * and ignore its late result. */
     if (p->busy && !p->answered && (int32_t)(now - (p->started_ms + PUBLIC_IP_TIMEOUT_MS)) >= 0)
-        deliver(p, now, NULL);
+        deliver(p, now, NULL, "no answer within 10 s");
 }

@@ -18,8 +18,14 @@
 void clock_sntp_start(void);
 /* Seconds since 1970 UTC; false until the first SNTP answer. */
 bool clock_unix_time(int64_t *secs);
+/* {"CMD":"ntp"}: asks the time servers again now (lwIP's SNTP restarted);
+ * false before clock_sntp_start(). The controller rate-limits the calls. */
+bool clock_sntp_sync_now(void);
+/* True once after the clock was set following clock_sntp_sync_now(). */
+bool clock_sntp_take_synced(void);
 
-typedef void (*public_ip_fn)(void *ctx, uint32_t now, const char *ip_or_null);
+/* ip: the address; NULL on failure, with why saying which part failed. */
+typedef void (*public_ip_fn)(void *ctx, uint32_t now, const char *ip, const char *why);
 
 typedef struct {
     config_http_url url;

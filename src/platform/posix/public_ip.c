@@ -3,6 +3,8 @@
  */
 #include "public_ip.h"
 
+#include "ip_answer.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -599,28 +601,22 @@ bool public_ip_parse_response(const char *buf, size_t len, char *ip, size_t ip_s
     if (!chunked && cl >= 0 && (size_t)cl < body_len)
         body_len = (size_t)cl;
 
-    while (body_len > 0 && isspace((unsigned char)body[0])) {
-        body++;
-        body_len--;
-    }
-    while (body_len > 0 && isspace((unsigned char)body[body_len - 1]))
-        body_len--;
-    char text[PUBLIC_IP_TEXT_MAX];
-    if (body_len == 0 || body_len >= sizeof text) {
-        snprintf(err, err_size, "the body is not an IP address");
+    char text[IP_ANSWER_TEXT_SIZE];
+    const char *why = ip_answer_parse(body, body_len, text, sizeof text);
+    if (why != NULL) {
+        snprintf(err, err_size, "%s", why);
         return false;
     }
-    memcpy(text, body, body_len);
-    text[body_len] = '\0';
     unsigned char addr[16];
     if (inet_pton(AF_INET, text, addr) != 1 && inet_pton(AF_INET6, text, addr) != 1) {
-        snprintf(err, err_size, "the body is not an IP address");
+        snprintf(err, err_size, "the answer's address %s is not a valid IP address", text);
         return false;
     }
-    if (body_len >= ip_size) {
+    size_t n = strlen(text);
+    if (n >= ip_size) {
         snprintf(err, err_size, "address too long");
         return false;
     }
-    memcpy(ip, text, body_len + 1);
+    memcpy(ip, text, n + 1);
     return true;
 }
