@@ -112,7 +112,7 @@ static void on_result(void *arg, httpc_result_t result, u32_t rx_len, u32_t stat
     public_ip *pi = arg;
     uint32_t now = to_ms_since_boot(get_absolute_time());
     pi->busy = false;
-    char why[48];
+    char why[64];
     char ip[IP_ANSWER_TEXT_SIZE];
     const char *reason = NULL;
     if (result != HTTPC_RESULT_OK) {
