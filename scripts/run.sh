@@ -92,13 +92,16 @@ print("&".join(k+"="+",".join(str(e["pin"]).replace("GP","") for e in c.get(k,[]
   [ -n "$ws" ] && panel="file://$PWD/build/web/index.html#ws=$ws&broker=mqtt://127.0.0.1:$port&topic=$topic&$pins  (then Connect)"
 fi
 pub="mosquitto_pub -h 127.0.0.1 -p $port -q 1 -t '$topic' -m"
+# power_on, interlock groups and remote reset as the simulator's --check reads them
+relay_settings=$("$sim_bin" --config "$config" --check 2>&1 | sed -n 's/^  //p' | paste -sd';' - | sed 's/;/; /g')
 info=(
   "Broker   mqtt://127.0.0.1:$port (private Mosquitto)   board socket $board   sim log $tmp/sim.log"
   "Panel    $panel"
   "Watch    mosquitto_sub -h 127.0.0.1 -p $port -q 1 -v -t '$topic'"
   "Try      $pub '{\"GP16\":1}'        relay GP16 on    ($pub '{\"GP16\":0}' off)"
   "         $pub '{\"GP18\":1}'        momentary GP18: on, off after 2 s"
-  "         $pub '{\"CMD\":\"refresh\"}'  or '{\"CMD\":\"stats\"}'  or '{\"CMD\":\"getip\"}'"
+  "         $pub '{\"CMD\":\"refresh\"}'  or '{\"CMD\":\"stats\"}'  or '{\"CMD\":\"getip\"}'  or '{\"CMD\":\"ntp\"}'"
+  "Relays   $relay_settings"
   "Board    echo '{\"op\":\"set\",\"pin\":0,\"level\":0}' | nc -q1 ${board%:*} ${board##*:}   (close contact GP0)"
   "IoT MQTT Panel: broker = this machine's address, port $port, a client id of its own, Clean Session"
   "         unchecked; Switch: JsonPath \$.GP16, publish pattern {\"GP16\": <payload>}, payload 1/0, QoS 1,"
