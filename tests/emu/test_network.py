@@ -17,7 +17,6 @@ level 0), contacts GP0..3 (pull-up, normally open: closed = level 0 = 1).
 
 import json
 import re
-import time
 
 import pytest
 
