@@ -18,14 +18,14 @@
 # build-target/fw-embedded checks that a configuration embedded at build time
 # still builds (MTC_CONFIG).
 # Environment: MTC_CA (the example's CA), MTC_MAX_FLASH / MTC_MAX_RAM (bytes;
-# default 48 KB / 12 KB), CYW43_DRIVER_PATH.
+# default 64 KB / 12 KB), CYW43_DRIVER_PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 top=$root/build-target
 build=$top/fw
 jobs=${JOBS:-2}
-max_flash=${MTC_MAX_FLASH:-$((48 * 1024))}
+max_flash=${MTC_MAX_FLASH:-$((64 * 1024))}
 max_ram=${MTC_MAX_RAM:-$((12 * 1024))}
 config=$root/examples/config.example.json
 # The example talks to HiveMQ Cloud (mqtts), whose chain ends at ISRG Root X1;
