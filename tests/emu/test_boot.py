@@ -231,3 +231,32 @@ def test_cyw43_image_without_chip_keeps_running(boot, cyw43_image, make_config):
     resets = [r["cause"] for r in chip.resets()]
     print(f"\nCYW43 image, no chip: {len(logs)} log lines in 40 s, resets: {resets}")
     assert_relays_never_on(chip)
+
+
+def uf2_ranges(path):
+    """[(address, size)] of every block of a UF2 file."""
+    data = path.read_bytes()
+    return [struct.unpack_from("<II", data, i + 12) for i in range(0, len(data), 512)]
+
+
+def test_firmware_and_config_uf2_never_overlap(emu_image, cyw43_image, make_config):
+    """Dragging a new firmware keeps the configuration and the other way round: the
+    two kinds of UF2 write disjoint flash (firmware below 0x101F0000, the config in
+    the last 64 KB)."""
+    config_blocks = uf2_ranges(make_config(example_config()))
+    assert config_blocks and all(0x101F0000 <= a and a + n <= 0x10200000 for a, n in config_blocks)
+    for image in (emu_image, cyw43_image):
+        blocks = uf2_ranges(image)
+        assert blocks[0][0] == 0x10000000, f"{image.name} does not start at the flash base"
+        end = max(a + n for a, n in blocks)
+        assert end <= 0x101F0000, f"{image.name} reaches 0x{end:08x}, into the configuration region"
+
+
+def test_config_survives_a_firmware_update(boot, emu_image, cyw43_image, make_config):
+    """Configuration first, then a firmware image dragged over it (the CYW43 image,
+    then the emulated-chip one): the configuration is still read from flash."""
+    cfg = make_config(example_config())
+    chip = boot(cfg, cyw43_image, emu_image)
+    _, m = chip.wait_for_log(r"^config: loaded from flash at 0x101f0000 \((\d+) bytes JSON", BOOT_TIMEOUT_MS)
+    json_len, _ = config_header(cfg)
+    assert int(m.group(1)) == json_len
