@@ -9,7 +9,7 @@ device mtc0 with 10.0.0.1/24, and starts, all bound to 10.0.0.1:
     openssl, server certificate for broker.test and 10.0.0.1);
   - a DNS responder (UDP 53) answering every A query with 10.0.0.1;
   - an SNTP responder (UDP 123) giving a fixed time (NTP_UNIX);
-  - an HTTP server (TCP 8080) answering GET with PUBLIC_IP.
+  - an HTTP server (TCP 8080) answering GET with PUBLIC_IP (or what a test sets).
 The chip is 10.0.0.2 behind emu/run.mjs --slip-cmd "tun_bridge mtc0". The
 namespace has no route anywhere else: no packet leaves it. close() stops
 everything, deletes the device and returns the thread to the namespace it
@@ -148,12 +148,13 @@ class DnsResponder:
 
 
 class SntpResponder:
-    """A server of mode 4, stratum 1, always NTP_UNIX (plus the seconds since it started)."""
+    """A server of mode 4, stratum 1, always NTP_UNIX; counts requests, answers none while `silent`."""
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((HOST_IP, 123))
         self.requests = 0
+        self.silent = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -166,6 +167,8 @@ class SntpResponder:
             if len(data) < 48 or (data[0] & 0x07) != 3:
                 continue
             self.requests += 1
+            if self.silent:
+                continue
             now = NTP_UNIX + NTP_EPOCH_OFFSET
             ts = struct.pack("!II", now, 0)
             reply = bytes([0x24, 1, data[2], 0xEC]) + struct.pack("!II", 0, 0) + b"LOCL"
@@ -180,15 +183,20 @@ class SntpResponder:
 
 
 class PublicIpServer:
+    """Answers every GET with `answer`: (HTTP status, content type, body); by default PUBLIC_IP as text."""
+
+    DEFAULT = (200, "text/plain", PUBLIC_IP + "\n")
+
     def __init__(self):
         lab = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 lab.requests.append(self.path)
-                body = (PUBLIC_IP + "\n").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
+                status, ctype, text = lab.answer
+                body = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -197,6 +205,7 @@ class PublicIpServer:
                 pass
 
         self.requests = []
+        self.answer = self.DEFAULT
         self.server = ThreadingHTTPServer((HOST_IP, HTTP_PORT), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

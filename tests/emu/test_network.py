@@ -79,6 +79,8 @@ def net(lab, net_image, make_config, tmp_path):
         return chip, peer
 
     yield start
+    lab.http.answer = lab.http.DEFAULT
+    lab.sntp.silent = False
     for chip, peer in started:
         chip.close()
         peer.close()
@@ -289,6 +291,75 @@ def test_getip_over_http(lab, net):
     _, ip = wait_message(chip, peer, lambda p: "IP" in p, 5000, since=idx + 1, what="IP")
     assert ip["IP"] == PUBLIC_IP, ip
     assert lab.http.requests[n:] == ["/"], lab.http.requests
+
+
+@pytest.mark.parametrize("answer", [(200, "application/json", '{"ip":"203.0.113.7"}'),
+                                    (200, "application/json", ' {"country":"XX", "ip": "203.0.113.7"}\r\n')],
+                         ids=["json", "json_more_keys"])
+def test_getip_json_answer(lab, net, answer):
+    lab.http.answer = answer
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    send(peer, {"CMD": "getip"})
+    _, ip = wait_message(chip, peer, lambda p: "IP" in p or "ERROR" in p, 5000, since=idx + 1, what="IP")
+    assert ip.get("IP") == PUBLIC_IP and set(ip) == {"IP", "TIME"}, ip
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ((404, "text/plain", "not here\n"), "provider answered HTTP 404"),
+    ((200, "text/html", "<html><body>hello</body></html>"),
+     'the answer is neither an IP address nor JSON with an "ip" string'),
+    ((200, "application/json", '{"ip":"no address"}'), "the JSON answer's \"ip\" is not an IP address"),
+    ((200, "application/json", '{"addr":"203.0.113.7"}'), 'the JSON answer has no "ip" string'),
+], ids=["http_404", "garbage", "json_ip_not_address", "json_no_ip"])
+def test_getip_failure_names_the_reason(lab, net, answer, reason):
+    lab.http.answer = answer
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    n = len(lab.http.requests)
+    send(peer, {"CMD": "getip"})
+    _, err = wait_message(chip, peer, lambda p: "IP" in p or "ERROR" in p, 5000, since=idx + 1,
+                          what="getip's answer")
+    assert err.get("ERROR") == f"getip failed: {reason}", err
+    assert lab.http.requests[n:] == ["/"], lab.http.requests
+    chip.wait_for_log(r"^getip: failed: " + re.escape(reason) + "$", 1)
+
+
+def test_ntp_command_syncs_then_is_rate_limited(lab, net):
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    chip.wait_for_log(r"^clock: set by SNTP \((\d+)\)", 12000)   # the sync at link-up
+    asked = lab.sntp.requests
+    send(peer, {"CMD": "ntp"})
+    i, synced = wait_message(chip, peer, lambda p: "NTP" in p or "ERROR" in p, 10000, since=idx + 1,
+                             what="ntp's answer", lab=lab)
+    assert set(synced) == {"NTP", "TIME"} and synced["NTP"] == "synced", synced
+    assert synced["TIME"][:15] == NTP_UTC[:15], synced   # 2030-01-02T03:0
+    assert lab.sntp.requests > asked, "the answer came without a new SNTP request"
+    asked = lab.sntp.requests
+    # A second ntp within a minute of the first is refused and sends nothing.
+    send(peer, {"CMD": "ntp"})
+    _, refused = wait_message(chip, peer, lambda p: "NTP" in p or "ERROR" in p, 5000, since=i + 1,
+                              what="the second ntp's answer", lab=lab)
+    assert refused.get("ERROR") == "ntp skipped: the clock was synced less than 60 s ago", refused
+    chip.run_for(1000)
+    assert lab.sntp.requests == asked, "the refused ntp reached the time server"
+
+
+def test_ntp_command_gives_up_after_10_s(lab, net):
+    lab.sntp.silent = True
+    chip, peer = net()
+    idx, _ = connected(chip, peer, lab)
+    chip.run_for(1000)
+    asked = lab.sntp.requests
+    send(peer, {"CMD": "ntp"})
+    sent = chip.now_ms
+    i, err = wait_message(chip, peer, lambda p: "NTP" in p or "ERROR" in p, 13000, since=idx + 1,
+                          what="ntp's answer", lab=lab)
+    assert err.get("ERROR") == "ntp failed: the time server did not answer within 10 s", err
+    assert lab.sntp.requests > asked, "the ntp command sent no SNTP request"
+    assert chip.now_ms - sent >= 10000, f"gave up after {chip.now_ms - sent:.0f} ms"
+    assert "clock: set by SNTP" not in chip.log_text(400)
 
 
 def test_sntp_time_in_time_key(lab, net):
