@@ -120,6 +120,65 @@ def test_uploaded_ca_is_embedded_as_the_tool_embeds_it(browser, page_url, downlo
     assert open(ca, "rb").read() in uf2_payload(page_uf2.read_bytes())
 
 
+def test_power_on_interlock_and_newer_keys_make_the_tools_uf2(browser, page_url, downloads, tmp_path):
+    open_page(browser, page_url)
+    fill_hivemq_board(browser)
+    browser.do("select", sel="#relays-0-power_on", value="on")
+    browser.do("select", sel="#relays-0-interlock", value="1")
+    browser.do("select", sel="#relays-1-interlock", value="1")
+    valid(browser)
+    # both relays of group 1 on at power-on: the parser refuses it live, no download
+    browser.do("select", sel="#relays-1-power_on", value="on")
+    browser.wait("document.querySelectorAll('#errors li').length > 0")
+    assert browser.errors() == ['relays[1]: power_on "on" with relays[0] in interlock group 1: '
+                                'at most one relay of a group may start on']
+    assert browser.eval("document.getElementById('download-uf2').disabled") is True
+    browser.do("select", sel="#relays-1-power_on", value="off")
+    # the other newer keys, each through its field
+    browser.do("click", sel="#guards-details summary")
+    browser.type("#interlock-gap", "250")
+    browser.do("click", sel="#guard-remote_reset")
+    browser.do("click", sel="#notify-GP0")
+    browser.do("click", sel="#notify-GP18")
+    browser.do("click", sel="#ha-discovery")
+    browser.type("#ha-prefix", "ha/test")
+    browser.do("select", sel="#contacts-0-device_class", value="garage_door")
+    browser.do("click", sel="#status-off")
+    valid(browser)
+    assert browser.errors() == []
+
+    browser.do("click", sel="#export-json")
+    browser.do("click", sel="#download-uf2")
+    config = wait_download(downloads, "config.json")
+    page_uf2 = wait_download(downloads, "config.uf2")
+    cfg = json.loads(config.read_text())
+    assert cfg["relays"] == [{"pin": 16, "power_on": "on", "interlock": 1}, {"pin": 17, "interlock": 1}]
+    assert cfg["interlock_gap_ms"] == 250 and cfg["guards"] == {"remote_reset": True}
+    assert cfg["notify"] == [0, 18]
+    assert cfg["homeassistant"] == {"discovery": True, "discovery_prefix": "ha/test"}
+    assert cfg["contacts"][0] == {"pin": 0, "device_class": "garage_door"}
+    assert cfg["mqtt"]["status_topic"] == ""
+    t = config_tool(config, "-o", tmp_path / "tool.uf2", "--ca", ISRG_ROOT_X1)
+    assert t.returncode == 0, t.stderr
+    assert page_uf2.read_bytes() == (tmp_path / "tool.uf2").read_bytes()
+
+    # a JSON typed into the editor sets the fields; a class the firmware does not know stays shown
+    cfg["relays"][1]["interlock"] = 2
+    cfg["contacts"][1]["device_class"] = "doorbell"
+    browser.do("click", sel="#json-box summary")
+    browser.eval("(() => { const t = document.getElementById('json'); t.value = %s; "
+                 "t.dispatchEvent(new Event('input')); })()" % json.dumps(json.dumps(cfg)))
+    browser.wait("document.querySelectorAll('#errors li').length > 0")
+    assert browser.errors() == ["contacts[1].device_class: must be a device class such as door, garage_door, "
+                                "window, motion (docs/config.md)"]
+    assert browser.eval("['relays-0-power_on', 'relays-1-interlock', 'contacts-0-device_class', "
+                        "'contacts-1-device_class', 'interlock-gap', 'ha-prefix']"
+                        ".map(id => document.getElementById(id).value)") == [
+        "on", "2", "garage_door", "other", "250", "ha/test"]
+    assert browser.eval("['notify-GP0', 'notify-GP16', 'status-off', 'ha-discovery', 'guard-remote_reset']"
+                        ".map(id => document.getElementById(id).checked)") == [True, False, True, True, True]
+
+
 def test_bad_pins_are_refused_with_the_parsers_messages(browser, page_url, tmp_path):
     open_page(browser, page_url)
     fill_hivemq_board(browser)

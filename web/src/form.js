@@ -20,6 +20,10 @@ const GUARDS = [
   ['backlog_window_ms', 'Backlog window (ms)', 3000],
 ];
 
+// contacts[].device_class: what Home Assistant shows (docs/config.md)
+const DEVICE_CLASSES = ['door', 'garage_door', 'window', 'opening', 'lock', 'motion', 'occupancy', 'presence',
+  'moisture', 'smoke', 'gas', 'tamper', 'vibration', 'safety', 'problem', 'power', 'plug'];
+
 export function defaultConfig() {
   return {
     wifi: { ssid: '', password: '', country: 'XX' },
@@ -49,7 +53,10 @@ export class ConfigForm {
     this.bind();
   }
 
-  changed() { this.onChange(false); }
+  changed() {
+    this.renderNotify();   // a pin added, moved or removed changes the choice
+    this.onChange(false);
+  }
 
   // --- fixed fields -------------------------------------------------------
   bind() {
@@ -68,7 +75,34 @@ export class ConfigForm {
     text('mqtt-username', () => this.cfg.mqtt?.username, (v) => setOrDrop(mqtt(), 'username', v));
     text('mqtt-password', () => this.cfg.mqtt?.password, (v) => setOrDrop(mqtt(), 'password', v));
     text('client-id', () => this.cfg.mqtt?.client_id, (v) => { mqtt().client_id = v; });
-    text('topic', () => this.cfg.mqtt?.topic, (v) => { mqtt().topic = v; });
+    const statusDefault = () => { $('status-topic').placeholder = `${this.cfg.mqtt?.topic || '<topic>'}/status`; };
+    text('topic', () => this.cfg.mqtt?.topic, (v) => { mqtt().topic = v; statusDefault(); });
+    // status_topic: empty field = the default <topic>/status; "" (no availability topic) by the box
+    text('status-topic', () => this.cfg.mqtt?.status_topic, (v) => setOrDrop(mqtt(), 'status_topic', v));
+    const statusOff = $('status-off');
+    statusOff.addEventListener('change', () => {
+      if (statusOff.checked) mqtt().status_topic = '';
+      else delete mqtt().status_topic;
+      this.render();
+      this.changed();
+    });
+    this.fields.push(() => {
+      statusOff.checked = this.cfg.mqtt?.status_topic === '';
+      $('status-topic').disabled = statusOff.checked;
+      statusDefault();
+    });
+    const ha = () => (this.cfg.homeassistant = this.cfg.homeassistant || {});
+    const haTidy = () => { if (Object.keys(this.cfg.homeassistant || {}).length === 0) delete this.cfg.homeassistant; };
+    const discovery = $('ha-discovery');
+    discovery.addEventListener('change', () => {
+      if (discovery.checked) ha().discovery = true;
+      else delete ha().discovery;
+      haTidy();
+      this.changed();
+    });
+    this.fields.push(() => { discovery.checked = this.cfg.homeassistant?.discovery ?? false; });
+    text('ha-prefix', () => this.cfg.homeassistant?.discovery_prefix,
+      (v) => { setOrDrop(ha(), 'discovery_prefix', v); haTidy(); });
     $('preset').addEventListener('change', (e) => {
       const p = PRESETS[e.target.value];
       if (!p) return;
@@ -93,12 +127,29 @@ export class ConfigForm {
       this.fields.push(() => { input.value = this.cfg.guards?.[key] ?? ''; });
       guards.append(el('label', {}, label, input));
     }
+    const remote = el('input', { type: 'checkbox', id: 'guard-remote_reset' });
+    remote.addEventListener('change', () => {
+      this.cfg.guards = this.cfg.guards || {};
+      if (remote.checked) this.cfg.guards.remote_reset = true;
+      else delete this.cfg.guards.remote_reset;
+      if (Object.keys(this.cfg.guards).length === 0) delete this.cfg.guards;
+      this.changed();
+    });
+    this.fields.push(() => { remote.checked = this.cfg.guards?.remote_reset ?? false; });
+    guards.append(el('label', {}, remote, ' {"CMD":"reset"} clears locks (else only a restart)'));
     const pi = el('input', { type: 'number', id: 'publish-interval', placeholder: '7200 (-1: off)' });
     pi.addEventListener('input', () => { setOrDrop(this.cfg, 'publish_interval_s', numberOf(pi.value)); this.changed(); });
     const ip = el('input', { id: 'public-ip-url', placeholder: 'http://api.ipify.org' });
     ip.addEventListener('input', () => { setOrDrop(this.cfg, 'public_ip_url', ip.value); this.changed(); });
-    this.fields.push(() => { pi.value = this.cfg.publish_interval_s ?? ''; ip.value = this.cfg.public_ip_url ?? ''; });
-    $('others').append(el('label', {}, 'Full state every (s)', pi), el('label', {}, 'Public IP service', ip));
+    const gap = el('input', { type: 'number', id: 'interlock-gap', placeholder: '100' });
+    gap.addEventListener('input', () => { setOrDrop(this.cfg, 'interlock_gap_ms', numberOf(gap.value)); this.changed(); });
+    this.fields.push(() => {
+      pi.value = this.cfg.publish_interval_s ?? '';
+      ip.value = this.cfg.public_ip_url ?? '';
+      gap.value = this.cfg.interlock_gap_ms ?? '';
+    });
+    $('others').append(el('label', {}, 'Full state every (s)', pi), el('label', {}, 'Public IP service', ip),
+      el('label', {}, 'Interlock gap (ms)', gap));
   }
 
   usedPins() {
@@ -154,6 +205,58 @@ export class ConfigForm {
       this.changed();
     });
     return el('label', {}, box, ' ', label);
+  }
+
+  // A select of values; def (or '') removes the key. A value the list does not
+  // know (an imported JSON) stays shown and selected: the parser names it.
+  choice(entry, key, label, options, def, list, index) {
+    const select = el('select', { id: `${list}-${index}-${key}` },
+      options.map(([value, text]) => el('option', { value: String(value) }, text)));
+    const current = key in entry ? entry[key] : def;
+    if (!options.some(([value]) => value === current)) {
+      select.prepend(el('option', { value: 'other' }, `${JSON.stringify(current)} (not allowed)`));
+      select.value = 'other';
+    } else {
+      select.value = String(current);
+    }
+    select.addEventListener('change', () => {
+      if (select.value === 'other') return;
+      const picked = options.find(([value]) => String(value) === select.value)[0];
+      if (picked === def) delete entry[key];
+      else entry[key] = picked;
+      this.changed();
+    });
+    return el('label', {}, label, ' ', select);
+  }
+
+  // notify: a box for each configured pin, plus any listed pin that is not
+  // configured (the parser refuses it; unticking removes it).
+  renderNotify() {
+    const list = Array.isArray(this.cfg.notify) ? this.cfg.notify : [];
+    const pins = [];
+    for (const name of ['relays', 'momentary', 'contacts']) {
+      for (const e of Array.isArray(this.cfg[name]) ? this.cfg[name] : []) {
+        const p = pinNumber(e?.pin);
+        if (p >= 0 && !pins.includes(p)) pins.push(p);
+      }
+    }
+    for (const v of list) {
+      const p = pinNumber(v);
+      if (p >= 0 && !pins.includes(p)) pins.push(p);
+    }
+    const boxes = pins.map((p) => {
+      const box = el('input', { type: 'checkbox', id: `notify-GP${p}`,
+        checked: list.some((v) => pinNumber(v) === p) });
+      box.addEventListener('change', () => {
+        const now = (Array.isArray(this.cfg.notify) ? this.cfg.notify : []).filter((v) => pinNumber(v) !== p);
+        if (box.checked) now.push(p);
+        if (now.length === 0) delete this.cfg.notify;
+        else this.cfg.notify = now;
+        this.changed();
+      });
+      return el('label', { class: 'inline' }, box, ` GP${p}`);
+    });
+    $('notify').replaceChildren(...boxes);
   }
 
   number(entry, key, label, def, list, index) {
@@ -214,6 +317,9 @@ export class ConfigForm {
   render() {
     for (const f of this.fields) f();
     this.renderList('relays', (e, i) => [this.check(e, 'active_low', 'active low', true, 'relays', i),
+      this.choice(e, 'power_on', 'At power-on', [['off', 'off'], ['on', 'on']], 'off', 'relays', i),
+      this.choice(e, 'interlock', 'Interlock group',
+        [[undefined, 'none'], [1, '1'], [2, '2'], [3, '3'], [4, '4']], undefined, 'relays', i),
       this.otpBlock(e, 'relays', i)]);
     this.renderList('momentary', (e, i) => [this.number(e, 'pulse_ms', 'Pulse (ms)', 2000, 'momentary', i),
       this.check(e, 'active_low', 'active low', true, 'momentary', i),
@@ -225,8 +331,11 @@ export class ConfigForm {
       pull.value = e.pull ?? 'up';
       pull.addEventListener('change', () => { if (pull.value === 'up') delete e.pull; else e.pull = pull.value; this.changed(); });
       return [el('label', {}, 'Pull ', pull), this.check(e, 'normally_open', 'normally open', true, 'contacts', i),
-        this.number(e, 'debounce_ms', 'Debounce (ms)', 50, 'contacts', i)];
+        this.number(e, 'debounce_ms', 'Debounce (ms)', 50, 'contacts', i),
+        this.choice(e, 'device_class', 'Home Assistant class',
+          [[undefined, 'none'], ...DEVICE_CLASSES.map((c) => [c, c])], undefined, 'contacts', i)];
     });
+    this.renderNotify();
   }
 
   // A configuration from JSON text (import, hand edit): false when the
