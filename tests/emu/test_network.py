@@ -358,7 +358,7 @@ def test_ntp_command_gives_up_after_10_s(lab, net):
                           what="ntp's answer", lab=lab)
     assert err.get("ERROR") == "ntp failed: the time server did not answer within 10 s", err
     assert lab.sntp.requests > asked, "the ntp command sent no SNTP request"
-    assert chip.now_ms - sent >= 10000, f"gave up after {chip.now_ms - sent:.0f} ms"
+    assert 10000 <= chip.now_ms - sent < 12000, f"gave up after {chip.now_ms - sent:.0f} ms"
     assert "clock: set by SNTP" not in chip.log_text(400)
 
 
