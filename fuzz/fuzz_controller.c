@@ -51,6 +51,31 @@ static void read_stats(void *ctx, controller_platform_stats *s)
                                      .mem_free_bytes = 400, .temp_milli_c = -5500};
 }
 
+/* Availability and Home Assistant discovery: a topic, a bounded payload that
+ * is JSON or one of the availability words, QoS 0 or 1. */
+static bool publish_to(void *ctx, const char *topic, const char *payload, size_t len, uint8_t qos,
+                       bool retain)
+{
+    fuzz_board *b = ctx;
+    (void)retain;
+    if (topic == NULL || topic[0] == '\0' || qos > 1) abort();
+    if (len >= CONTROLLER_OUT_SIZE || strlen(payload) != len) abort();
+    bool word = (len == 6 && memcmp(payload, "online", 6) == 0) ||
+                (len == 7 && memcmp(payload, "offline", 7) == 0);
+    if (len > 0 && !word) {
+        json_token tokens[96];
+        json_result r = json_parse(payload, len, tokens, 96);
+        if (r.status != JSON_OK || tokens[0].type != JSON_OBJECT) abort();
+    }
+    return !b->publish_fails;
+}
+
+static bool sync_time(void *ctx)
+{
+    (void)ctx;
+    return true;
+}
+
 static bool request_ip(void *ctx)
 {
     (void)ctx;
@@ -83,8 +108,16 @@ static void example_config(config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->relay_count = 2;
-    cfg->relays[0] = (config_relay){.pin = 16, .active_low = true};
-    cfg->relays[1] = (config_relay){.pin = 17, .active_low = false};
+    cfg->relays[0] = (config_relay){.pin = 16, .active_low = true, .power_on = true,
+                                    .interlock = 1};
+    cfg->relays[1] = (config_relay){.pin = 17, .active_low = false, .interlock = 1};
+    cfg->interlock_gap_ms = 100;
+    cfg->notify_pins = (1u << 16) | (1u << 1);
+    strcpy(cfg->mqtt.topic, "home/picow");
+    strcpy(cfg->mqtt.client_id, "picow");
+    strcpy(cfg->mqtt.status_topic, "home/picow/status");
+    cfg->homeassistant.discovery = true;
+    strcpy(cfg->homeassistant.discovery_prefix, "homeassistant");
     cfg->momentary_count = 2;
     cfg->momentary[0] = (config_momentary){.pin = 18, .active_low = true, .pulse_ms = 2000,
                                            .allow_backlog = true};
@@ -98,11 +131,14 @@ static void example_config(config *cfg)
         cfg->contacts[i] = (config_contact){.pin = i,
                                             .pull = i == 3 ? CONFIG_PULL_DOWN : CONFIG_PULL_UP,
                                             .normally_open = i != 1,
-                                            .debounce_ms = 50};
+                                            .debounce_ms = 50,
+                                            .device_class = i == 0 ? CONFIG_CLASS_DOOR
+                                                                   : CONFIG_CLASS_NONE};
     }
     cfg->guards = (config_guards){.cooldown_ms = 2000, .toggle_window_ms = 60000, .toggle_max = 5,
                                   .violation_max = 3, .publish_window_ms = 10000,
-                                  .publish_max = 20, .backlog_window_ms = 3000};
+                                  .publish_max = 20, .backlog_window_ms = 3000,
+                                  .remote_reset = true};
     cfg->publish_interval_s = 60;
     strcpy(cfg->public_ip_url, "http://api.ipify.org");
 }
@@ -112,8 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static config cfg;
     static controller c;
     fuzz_board board = {.now = 1000, .clock = true};
-    const controller_platform platform = {set_output, read_input, publish, read_stats,
-                                          request_ip, unix_time,  fake_hmac, NULL};
+    const controller_platform platform = {set_output, read_input, publish,    read_stats,
+                                          request_ip, unix_time,  fake_hmac,  NULL,
+                                          publish_to, sync_time};
     example_config(&cfg);
     if (!controller_init(&c, &cfg, &platform, &board, board.now)) abort();
 
@@ -148,6 +185,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 9: board.publish_fails = !board.publish_fails; break;
         case 10: board.clock = !board.clock; break;
+        case 11: controller_on_session(&c, board.now, (op & 0x10u) != 0); break;
+        case 12: controller_on_subscribe_refused(&c, board.now); break;
+        case 13: controller_on_time_synced(&c, board.now); break;
+        case 14: controller_on_public_ip_failed(&c, board.now, "provider answered HTTP 404"); break;
         default: {
             uint32_t d = controller_next_deadline(&c, board.now);
             if (d > 3600000u) abort();
