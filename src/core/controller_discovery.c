@@ -277,6 +277,8 @@ static void remove_stale(controller *c, const char *topic, size_t topic_len)
     char node[CONFIG_NAME_SIZE];
     node_id(c->cfg, node);
     size_t pn = strlen(prefix), nn = strlen(node);
+    /* A NUL would cut the copy below into another, shorter topic. */
+    if (memchr(topic, '\0', topic_len) != NULL) return;
     /* <prefix>/<component>/<node>/<object>/config */
     if (topic_len < pn + 1 || memcmp(topic, prefix, pn) != 0 || topic[pn] != '/') return;
     const char *comp = topic + pn + 1;

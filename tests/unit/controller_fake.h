@@ -22,6 +22,8 @@
 
 #define FAKE_MAX_PUBS 256
 #define FAKE_MAX_OUTPUTS 512
+#define FAKE_MAX_TO 128
+#define FAKE_TO_TOPIC_SIZE 320
 
 typedef struct {
     bool input[32];
@@ -35,6 +37,19 @@ typedef struct {
     char pubs[FAKE_MAX_PUBS][CONTROLLER_OUT_SIZE];
     size_t pub_count;
     bool publish_fails;
+    /* publish_to (other topics): every accepted call, in order */
+    struct {
+        char topic[FAKE_TO_TOPIC_SIZE];
+        char payload[CONTROLLER_OUT_SIZE];
+        size_t len;
+        uint8_t qos;
+        bool retain;
+        size_t after_pubs;       /* pub_count when it was published */
+    } to[FAKE_MAX_TO];
+    size_t to_count;
+    size_t to_refused;           /* calls answered false */
+    bool to_limited;             /* accept only to_budget more calls */
+    unsigned to_budget;
     controller_platform_stats stats;
     bool ip_supported;
     int ip_requests;
@@ -74,6 +89,33 @@ static inline bool fake_publish(void *ctx, const char *payload, size_t len)
     if (f->publish_fails) return false;
     if (f->pub_count < FAKE_MAX_PUBS) memcpy(f->pubs[f->pub_count], payload, len + 1);
     f->pub_count++;
+    return true;
+}
+
+/* Not in FAKE_PLATFORM: tests of availability and discovery add it. */
+static inline bool fake_publish_to(void *ctx, const char *topic, const char *payload, size_t len,
+                                   uint8_t qos, bool retain)
+{
+    fake *f = ctx;
+    assert_true(len < CONTROLLER_OUT_SIZE);
+    assert_int_equal(strlen(payload), len);
+    if (f->to_limited) {
+        if (f->to_budget == 0) {
+            f->to_refused++;
+            return false;
+        }
+        f->to_budget--;
+    }
+    assert_true(f->to_count < FAKE_MAX_TO);
+    size_t n = strlen(topic);
+    assert_true(n < FAKE_TO_TOPIC_SIZE);
+    memcpy(f->to[f->to_count].topic, topic, n + 1);
+    memcpy(f->to[f->to_count].payload, payload, len + 1);
+    f->to[f->to_count].len = len;
+    f->to[f->to_count].qos = qos;
+    f->to[f->to_count].retain = retain;
+    f->to[f->to_count].after_pubs = f->pub_count;
+    f->to_count++;
     return true;
 }
 
