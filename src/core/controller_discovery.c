@@ -4,7 +4,7 @@
  * Entities, in a fixed order (the index is what ctl_flush walks):
  *   pins in GPIO order   relay -> switch, momentary -> button,
  *                        contact -> binary_sensor (config device_class)
- *   diagnostics          uptime, outages, rssi, temperature -> sensor
+ *   diagnostics          outages, uptime, rssi, temperature -> sensor
  * One retained config per entity on
  *   <prefix>/<component>/<node id>/<object id>/config
  * where the node id is the client id with every character outside
@@ -26,9 +26,11 @@ typedef struct {
     const char *state_class;
 } diag_entity;
 
+/* outages first: with no pins it is the first config, the one with the
+ * full device block, and the shortest of them. */
 static const diag_entity diagnostics[] = {
-    {"uptime", "Uptime", "UPTIME_S", "s", "duration", "total_increasing"},
     {"outages", "Outages", "OUTAGES", NULL, NULL, "total_increasing"},
+    {"uptime", "Uptime", "UPTIME_S", "s", "duration", "total_increasing"},
     {"rssi", "WiFi signal", "RSSI", "dBm", "signal_strength", "measurement"},
     {"temperature", "Temperature", "TEMP_C", "\xc2\xb0" "C", "temperature", "measurement"},
 };
@@ -112,7 +114,10 @@ static void write_value_template(json_writer *w, const char *key)
     json_write_string(w, tpl);
 }
 
-static void write_device(controller *c, json_writer *w, const char *node)
+/* The device block: in full (name, manufacturer, model, version) only in
+ * the first config after a connect (index 0, always published first), its
+ * identifiers alone in the others; HA merges them into one device. */
+static void write_device(controller *c, json_writer *w, const char *node, bool full)
 {
     json_write_key(w, "dev");
     json_write_object_begin(w);
@@ -120,26 +125,33 @@ static void write_device(controller *c, json_writer *w, const char *node)
     json_write_array_begin(w);
     json_write_string(w, node);
     json_write_array_end(w);
-    json_write_key(w, "name");
-    json_write_string(w, c->cfg->mqtt.client_id);
-    json_write_key(w, "mf");
-    json_write_string(w, "MqttTinyController");
-    json_write_key(w, "mdl");
-    json_write_string(w, "Pico W relay controller");
-    json_write_key(w, "sw");
-    json_write_string(w, CONTROLLER_VERSION);
+    if (full) {
+        json_write_key(w, "name");
+        json_write_string(w, c->cfg->mqtt.client_id);
+        json_write_key(w, "mf");
+        json_write_string(w, "MqttTinyController");
+        json_write_key(w, "mdl");
+        json_write_string(w, "Pico W relay controller");
+        json_write_key(w, "sw");
+        json_write_string(w, CONTROLLER_VERSION);
+    }
     json_write_object_end(w);
 }
 
+/* The availability topic, as "~<rest>" when it starts with the topic. Not
+ * when the rest ends in '~': HA would replace that one too. */
 static void write_availability(controller *c, json_writer *w)
 {
     const char *topic = c->cfg->mqtt.topic;
     const char *status = c->cfg->mqtt.status_topic;
     if (status[0] == '\0') return;
-    size_t n = strlen(topic);
+    size_t n = strlen(topic), sn = strlen(status);
     json_write_key(w, "avty_t");
-    if (strncmp(status, topic, n) == 0 && strcmp(status + n, "/status") == 0) {
-        json_write_string(w, "~/status");
+    if (sn >= n && memcmp(status, topic, n) == 0 && (sn == n || status[sn - 1] != '~')) {
+        char rest[sizeof c->cfg->mqtt.status_topic + 1];
+        rest[0] = '~';
+        memcpy(rest + 1, status + n, sn - n + 1);
+        json_write_string(w, rest);
     } else {
         json_write_string(w, status);
     }
@@ -209,10 +221,7 @@ int ctl_discovery_build(controller *c, size_t i, char *topic, size_t topic_size)
             json_write_string(&w, "~");
             json_write_key(&w, "cmd_tpl");
             json_write_string(&w, text);
-            json_write_key(&w, "stat_on");
-            json_write_string(&w, "1");
-            json_write_key(&w, "stat_off");
-            json_write_string(&w, "0");
+            /* stat_on / stat_off: HA's default is pl_on / pl_off */
         }
         if (p->kind == CONTROLLER_PIN_CONTACT) {
             const char *cls =
@@ -245,7 +254,7 @@ int ctl_discovery_build(controller *c, size_t i, char *topic, size_t topic_size)
     write_availability(c, &w);
     json_write_key(&w, "qos");
     json_write_int(&w, 1);
-    write_device(c, &w, node);
+    write_device(c, &w, node, i == 0);
     json_write_object_end(&w);
     return json_writer_finish(&w);
 }

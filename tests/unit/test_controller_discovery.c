@@ -164,9 +164,15 @@ static void expect_common(const parsed *p, const char *object)
     assert_int_equal(p->tok[ids].size, 1);
     int id0 = json_array_get(p->tok, p->count, (size_t)ids, 0);
     assert_true(json_string_equals(p->text, &p->tok[id0], NODE));
-    expect_str_in(p, (size_t)dev, "name", NODE);
-    expect_str_in(p, (size_t)dev, "mf", "MqttTinyController");
-    expect_str_in(p, (size_t)dev, "sw", CONTROLLER_VERSION);
+    /* The full device block only in the first config (GP0's here). */
+    if (strcmp(object, "gp0") == 0) {
+        expect_str_in(p, (size_t)dev, "name", NODE);
+        expect_str_in(p, (size_t)dev, "mf", "MqttTinyController");
+        expect_str_in(p, (size_t)dev, "mdl", "Pico W relay controller");
+        expect_str_in(p, (size_t)dev, "sw", CONTROLLER_VERSION);
+    } else {
+        assert_int_equal(p->tok[dev].size, 1);
+    }
 }
 
 /* HA's rendering of "{{ value }}" in a command template. */
@@ -196,7 +202,7 @@ static void test_connect_publishes_status_configs_then_state(void **state)
         CFG_TOPIC("binary_sensor", "gp2"), CFG_TOPIC("binary_sensor", "gp3"),
         CFG_TOPIC("switch", "gp16"),       CFG_TOPIC("switch", "gp17"),
         CFG_TOPIC("button", "gp18"),       CFG_TOPIC("button", "gp19"),
-        CFG_TOPIC("sensor", "uptime"),     CFG_TOPIC("sensor", "outages"),
+        CFG_TOPIC("sensor", "outages"),    CFG_TOPIC("sensor", "uptime"),
         CFG_TOPIC("sensor", "rssi"),       CFG_TOPIC("sensor", "temperature"),
     };
     size_t n = sizeof order / sizeof order[0];
@@ -230,8 +236,8 @@ static void test_switch_config_commands_the_relay(void **state)
     expect_str(&p, "cmd_tpl", "{\"GP16\":{{ value }}}");
     expect_str(&p, "pl_on", "1");
     expect_str(&p, "pl_off", "0");
-    expect_str(&p, "stat_on", "1");
-    expect_str(&p, "stat_off", "0");
+    expect_absent(&p, "stat_on"); /* HA's default: pl_on */
+    expect_absent(&p, "stat_off");
     expect_absent(&p, "dev_cla");
     expect_absent(&p, "ent_cat");
     expect_absent(&p, "pl_prs");
@@ -344,12 +350,18 @@ static void test_availability_topic_forms(void **state)
     assert_string_equal(F.to[0].topic, "site/avail");
     config_on(&p, CFG_TOPIC("switch", "gp17"));
     expect_str(&p, "avty_t", "site/avail");
-    /* The topic is a prefix of it but not its "/status": named in full too. */
+    /* Any topic under the topic: "~" and the rest (HA puts the topic for "~"). */
     strcpy(CFG.mqtt.status_topic, "mqtt-tiny/home2/status");
     start_ha(0, true);
     connect_at(10);
     config_on(&p, CFG_TOPIC("switch", "gp17"));
-    expect_str(&p, "avty_t", "mqtt-tiny/home2/status");
+    expect_str(&p, "avty_t", "~2/status");
+    /* ... but not one ending in '~' (HA would replace that one too): in full. */
+    strcpy(CFG.mqtt.status_topic, "mqtt-tiny/home/a~");
+    start_ha(0, true);
+    connect_at(10);
+    config_on(&p, CFG_TOPIC("switch", "gp17"));
+    expect_str(&p, "avty_t", "mqtt-tiny/home/a~");
     /* Availability off: no status word and no avty_t, the configs still. */
     CFG.mqtt.status_topic[0] = '\0';
     start_ha(0, true);
@@ -374,6 +386,7 @@ static void test_node_id_and_prefix(void **state)
     parsed p;
     config_on(&p, "ha/test-1/switch/Pico_W_1_x_______/gp16/config");
     expect_str(&p, "uniq_id", "Pico_W_1_x________gp16");
+    config_on(&p, "ha/test-1/binary_sensor/Pico_W_1_x_______/gp0/config"); /* the first */
     int dev = member(&p, 0, "dev");
     expect_str_in(&p, (size_t)dev, "name", "Pico W.1/x+#~`@:["); /* as configured */
     /* The birth message on this prefix, not on the default one. */
@@ -426,36 +439,113 @@ static void test_longest_client_id(void **state)
     assert_int_equal(F.to[13].len, 0);
 }
 
-/* The longest topic, client id and a status topic of its own leave no room
- * in the 768-byte output buffer for some configs: those are dropped, each
- * with an error log line; the others and the state still go out and nothing
- * is stuck. (A limit of the buffer: HA then lacks those entities.) */
-static void test_config_too_large_is_dropped(void **state)
+/* The longest device class name (binary_sensor device_class). */
+static uint8_t longest_class(void)
 {
-    (void)state;
+    uint8_t best = CONFIG_CLASS_NONE;
+    for (uint8_t k = 1; k < CONFIG_CLASS_COUNT; k++) {
+        if (strlen(config_device_class_name(k)) > strlen(config_device_class_name(best))) best = k;
+    }
+    return best;
+}
+
+/* The worst case the parser accepts: the longest topic, client id, a status
+ * topic of its own (not under the topic, so named in full), the longest
+ * prefix, every pin kind on two-digit GPIOs, the longest device class, and
+ * first the kind given (the first config carries the full device block).
+ * Only characters JSON writes as they are: the parser refuses the others in
+ * these fields when discovery is on (test_config.c). */
+static void worst_config(controller_pin_kind first)
+{
+    ha_config(&CFG);
     memset(CFG.mqtt.topic, 't', CONFIG_TOPIC_SIZE - 1);
     CFG.mqtt.topic[CONFIG_TOPIC_SIZE - 1] = '\0';
     memset(CFG.mqtt.client_id, 'c', CONFIG_NAME_SIZE - 1);
     CFG.mqtt.client_id[CONFIG_NAME_SIZE - 1] = '\0';
     memset(CFG.mqtt.status_topic, 's', sizeof CFG.mqtt.status_topic - 1);
     CFG.mqtt.status_topic[sizeof CFG.mqtt.status_topic - 1] = '\0';
-    start_ha(0, true);
-    connect_at(10);
-    size_t switches = 0;
-    for (size_t i = 1; i < F.to_count; i++) { /* after the status word */
-        if (strstr(F.to[i].topic, "/switch/") != NULL) switches++;
-        {
+    memset(CFG.homeassistant.discovery_prefix, 'p', CONFIG_PREFIX_SIZE - 1);
+    CFG.homeassistant.discovery_prefix[CONFIG_PREFIX_SIZE - 1] = '\0';
+    uint8_t lo = 10, hi = 20;
+    CFG.relay_count = 1;
+    CFG.relays[0] = (config_relay){.pin = first == CONTROLLER_PIN_RELAY ? lo : hi, .active_low = true};
+    CFG.momentary_count = 1;
+    CFG.momentary[0] = (config_momentary){
+        .pin = first == CONTROLLER_PIN_MOMENTARY ? lo : (uint8_t)(hi + 1), .active_low = true,
+        .pulse_ms = 2000};
+    CFG.contact_count = 1;
+    CFG.contacts[0] = (config_contact){.pin = first == CONTROLLER_PIN_CONTACT ? lo : (uint8_t)(hi + 2),
+                                       .pull = CONFIG_PULL_UP, .normally_open = true,
+                                       .debounce_ms = 50, .device_class = longest_class()};
+}
+
+/* The keys HA needs in every config, and the device block: in full in the
+ * first config after a connect, its identifiers alone in the others. */
+static void expect_needed_keys(const parsed *p, size_t i, const char *component)
+{
+    assert_true(member(p, 0, "~") > 0);
+    assert_true(member(p, 0, "uniq_id") > 0);
+    assert_true(member(p, 0, "name") > 0);
+    assert_true(member(p, 0, "avty_t") > 0);
+    if (strcmp(component, "button") == 0) {
+        assert_true(member(p, 0, "cmd_t") > 0);
+        assert_true(member(p, 0, "pl_prs") > 0);
+    } else {
+        assert_true(member(p, 0, "stat_t") > 0);
+        assert_true(member(p, 0, "val_tpl") > 0);
+    }
+    if (strcmp(component, "switch") == 0) {
+        assert_true(member(p, 0, "cmd_t") > 0);
+        assert_true(member(p, 0, "cmd_tpl") > 0);
+    }
+    if (strcmp(component, "binary_sensor") == 0) {
+        expect_str(p, "dev_cla", config_device_class_name(longest_class()));
+    }
+    int dev = member(p, 0, "dev");
+    assert_true(dev > 0);
+    assert_true(member(p, (size_t)dev, "ids") > 0);
+    if (i == 0) {
+        expect_str_in(p, (size_t)dev, "name", CFG.mqtt.client_id);
+        expect_str_in(p, (size_t)dev, "mf", "MqttTinyController");
+        expect_str_in(p, (size_t)dev, "sw", CONTROLLER_VERSION);
+    } else {
+        assert_int_equal(p->tok[dev].size, 1);
+    }
+}
+
+/* Every entity's config fits the output buffer in the worst case the
+ * parser accepts, with any pin kind first; each is sent, parses and holds
+ * the keys HA needs. Prints the largest size. */
+static void test_worst_case_configs_fit(void **state)
+{
+    (void)state;
+    static const controller_pin_kind kinds[] = {CONTROLLER_PIN_RELAY, CONTROLLER_PIN_MOMENTARY,
+                                                CONTROLLER_PIN_CONTACT};
+    size_t largest = 0;
+    for (size_t k = 0; k <= 3; k++) { /* k == 3: no pins, a sensor first */
+        worst_config(kinds[k % 3]);
+        if (k == 3) CFG.relay_count = CFG.momentary_count = CFG.contact_count = 0;
+        start_ha(0, true);
+        connect_at(10);
+        assert_int_equal(LOG.errors, 0);
+        assert_int_equal(F.to_count, 1 + (k == 3 ? 4 : 7)); /* status, pins, 4 sensors */
+        for (size_t i = 1; i < F.to_count; i++) {
+            char component[16];
+            const char *t = F.to[i].topic + strlen(CFG.homeassistant.discovery_prefix) + 1;
+            size_t n = (size_t)(strchr(t, '/') - t);
+            assert_true(n < sizeof component);
+            memcpy(component, t, n);
+            component[n] = '\0';
+            assert_true(F.to[i].len < CONTROLLER_OUT_SIZE);
+            if (F.to[i].len > largest) largest = F.to[i].len;
             parsed p;
             parse(&p, F.to[i].payload);
+            expect_needed_keys(&p, i - 1, component);
         }
+        assert_false(C.discovery_pending);
+        assert_int_equal(F.pub_count, 2); /* the state and stats follow */
     }
-    assert_int_equal(switches, 0);
-    /* Measured: both switches and three of the four sensors do not fit. */
-    assert_int_equal(F.to_count, 1 + 12 - 5);
-    assert_int_equal(LOG.errors, 5);
-    assert_string_equal(LOG.last, "discovery config too large; dropped");
-    assert_int_equal(F.pub_count, 2); /* the state and stats follow */
-    assert_false(C.discovery_pending);
+    printf("largest worst-case discovery config: %zu of %d bytes\n", largest, CONTROLLER_OUT_SIZE);
 }
 
 /* ---- refusals: one config per step, nothing lost or duplicated ---- */
@@ -801,7 +891,7 @@ int main(void)
         cmocka_unit_test_setup(test_availability_topic_forms, setup_ha),
         cmocka_unit_test_setup(test_node_id_and_prefix, setup_ha),
         cmocka_unit_test_setup(test_longest_client_id, setup_ha),
-        cmocka_unit_test_setup(test_config_too_large_is_dropped, setup_ha),
+        cmocka_unit_test_setup(test_worst_case_configs_fit, setup_ha),
         cmocka_unit_test_setup(test_refused_configs_retried_one_per_step, setup_ha),
         cmocka_unit_test_setup(test_refused_status_retried, setup_ha),
         cmocka_unit_test_setup(test_reconnect_publishes_all_again, setup_ha),
