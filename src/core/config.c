@@ -296,6 +296,7 @@ typedef enum {
     C_PASSWORD,
     C_STATUS_TOPIC,     /* a topic or empty; remembered for the default */
     C_PREFIX,           /* discovery prefix */
+    C_DISCOVERY,        /* bool: remembered for the escape check */
 } text_check;
 
 typedef struct schema schema;
@@ -346,7 +347,7 @@ static const field mqtt_fields[] = {
 };
 
 static const field ha_fields[] = {
-    FLAG(config_homeassistant, discovery),
+    { "discovery", K_BOOL, C_DISCOVERY, false, offsetof(config_homeassistant, discovery), 0, 0, 0, NULL },
     STR(config_homeassistant, discovery_prefix, C_PREFIX, false),
 };
 
@@ -451,6 +452,8 @@ typedef struct {
     bool have_username;
     bool have_password;
     bool have_status_topic;
+    bool discovery;                     /* homeassistant.discovery is true */
+    uint8_t escaped;                    /* ESC_* of the fields JSON would escape */
     size_t topic_len;
     uint32_t notify_pins;               /* pins listed in "notify", checked after the walk */
     uint8_t relay_group;                /* the relay entry being walked: its interlock group */
@@ -463,6 +466,22 @@ typedef struct {
     size_t path_len;
     char scratch[SCRATCH_SIZE];
 } walker;
+
+/* Fields in every Home Assistant config: with discovery on they may not
+ * hold characters JSON escapes (up to 6 bytes for 1), or the configs would
+ * not fit the device's output buffer (tests/unit/test_controller_discovery.c
+ * proves they fit without them). */
+enum { ESC_TOPIC = 1, ESC_STATUS_TOPIC = 2, ESC_CLIENT_ID = 4 };
+
+static bool needs_json_escape(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\') {
+            return true;
+        }
+    }
+    return false;
+}
 
 /* A small string builder that cuts at the buffer's end. */
 typedef struct {
@@ -643,7 +662,10 @@ static const char *check_text(walker *w, uint8_t check, const char *s)
 {
     size_t n = strlen(s);
     switch (check) {
-    case C_REQUIRED_TEXT:
+    case C_REQUIRED_TEXT:  /* the client id */
+        if (needs_json_escape(s)) {
+            w->escaped |= ESC_CLIENT_ID;
+        }
         return n == 0 ? "must not be empty" : NULL;
     case C_BROKER_URL:
         return config_broker_url_error(s, NULL);
@@ -664,6 +686,9 @@ static const char *check_text(walker *w, uint8_t check, const char *s)
         }
         if (s[0] == '$') {
             return "must not start with $ (reserved for the broker)";
+        }
+        if (needs_json_escape(s)) {
+            w->escaped |= check == C_TOPIC ? ESC_TOPIC : ESC_STATUS_TOPIC;
         }
         if (check == C_TOPIC) {
             w->topic_len = n;
@@ -989,9 +1014,14 @@ static void walk_value(walker *w, const field *f, size_t v, char *base)
     case K_BOOL:
         if (t->type != JSON_TRUE && t->type != JSON_FALSE) {
             error_type(w, "true or false", t->type);
-        } else if (w->commit) {
+        } else {
             bool b = t->type == JSON_TRUE;
-            memcpy(dst, &b, sizeof b);
+            if (f->check == C_DISCOVERY) {
+                w->discovery = b;
+            }
+            if (w->commit) {
+                memcpy(dst, &b, sizeof b);
+            }
         }
         break;
     case K_U32:
@@ -1152,6 +1182,8 @@ static void walk(walker *w, config *out)
     w->have_username = false;
     w->have_password = false;
     w->have_status_topic = false;
+    w->discovery = false;
+    w->escaped = 0;
     w->topic_len = 0;
     w->notify_pins = 0;
     memset(w->group_on, 0, sizeof w->group_on);
@@ -1174,6 +1206,24 @@ static void walk(walker *w, config *out)
         if (w->commit && w->topic_len > 0) {
             memcpy(out->mqtt.status_topic, out->mqtt.topic, w->topic_len);
             memcpy(out->mqtt.status_topic + w->topic_len, suffix, sizeof suffix);
+        }
+    }
+    if (w->discovery && w->escaped != 0) {
+        static const struct {
+            uint8_t bit;
+            const char *path;
+        } esc[] = {
+            { ESC_TOPIC, "mqtt.topic" },
+            { ESC_STATUS_TOPIC, "mqtt.status_topic" },
+            { ESC_CLIENT_ID, "mqtt.client_id" },
+        };
+        for (size_t i = 0; i < COUNT_OF(esc); i++) {
+            if ((w->escaped & esc[i].bit) != 0) {
+                size_t saved = path_push_key(w, esc[i].path, strlen(esc[i].path));
+                error1(w, "must not hold '\"', '\\' or control characters with "
+                          "homeassistant.discovery (configs too long)");
+                path_pop(w, saved);
+            }
         }
     }
     if (w->have_password && !w->have_username) {

@@ -191,6 +191,25 @@ static void test_home_assistant(void **state)
                  "homeassistant.discovery_prefix", "too long (at most 32 bytes)");
     expect_error("{" MQTT_OK ",\"homeassistant\":{\"discover\":true}}", "homeassistant.discover",
                  "is not a known key");
+    /* With discovery on, no character JSON escapes in the strings every
+     * config carries (they would not fit 768 bytes); without it they pass. */
+#define HA_ON ",\"homeassistant\":{\"discovery\":true}"
+#define MQTT_WITH(id, topic, status)                                                        \
+    "\"mqtt\":{\"broker_url\":\"mqtt://127.0.0.1\",\"client_id\":\"" id "\",\"topic\":\"" topic \
+    "\",\"status_topic\":\"" status "\"}"
+    static const char esc_msg[] = "must not hold '\"', '\\' or control characters with "
+                                  "homeassistant.discovery (configs too long)";
+    expect_error("{" MQTT_WITH("c", "a\\\"b", "s") HA_ON "}", "mqtt.topic", esc_msg);
+    expect_error("{\"homeassistant\":{\"discovery\":true}," MQTT_WITH("c", "t", "a\\\\b") "}",
+                 "mqtt.status_topic", esc_msg);
+    expect_error("{" MQTT_WITH("c\\u0001", "t", "s") HA_ON "}", "mqtt.client_id", esc_msg);
+    expect_error("{" MQTT_WITH("c", "t\\n", "s") HA_ON "}", "mqtt.topic", esc_msg);
+    expect_ok("{" MQTT_WITH("c\\u0001", "a\\\"b", "a\\\\b") "}");
+    expect_ok("{" MQTT_WITH("c\\u0001", "a\\\"b", "a\\\\b")
+              ",\"homeassistant\":{\"discovery\":false}}");
+    expect_ok("{" MQTT_WITH("c~\u00e9\x7f", "t~\u00e9", "s") HA_ON "}"); /* UTF-8 and ~ are fine */
+#undef MQTT_WITH
+#undef HA_ON
     expect_error("{" MQTT_OK ",\"contacts\":[{\"pin\":0,\"device_class\":\"Door\"}]}",
                  "contacts[0].device_class", "must be a device class");
     expect_error("{" MQTT_OK ",\"contacts\":[{\"pin\":0,\"device_class\":3}]}",
