@@ -240,6 +240,7 @@ def test_discovery_end_to_end(broker, rig_factory, prefix, ha_clients):
     status_topic = topic + "/status"
     by_component = {}
     ids = set()
+    full_devices = []
     for t, m in found.items():
         parts = t.split("/")
         assert len(parts) == 5 and parts[0] == prefix and parts[2] == node and parts[4] == "config", t
@@ -253,11 +254,18 @@ def test_discovery_end_to_end(broker, rig_factory, prefix, ha_clients):
         ids.add(cfg["unique_id"])
         assert cfg["availability_topic"] == status_topic
         assert cfg["device"]["identifiers"] == [node]
-        assert cfg["device"]["name"] == rig.sim.client_id
+        # the full device block in one config (the first), the identifiers in the others
+        if "name" in cfg["device"]:
+            assert cfg["device"]["name"] == rig.sim.client_id
+            full_devices.append(t)
+        else:
+            assert cfg["device"] == {"identifiers": [node]}
         for key in ("state_topic", "command_topic"):
             if key in cfg:
                 assert cfg[key] == topic, (key, cfg)
         by_component.setdefault(component, {})[object_id] = cfg
+    assert len(full_devices) == 1, full_devices
+    assert full_devices[0] == ha.messages.items()[0]["topic"], "the full device block comes first"
     assert set(by_component["switch"]) == {f"gp{p}" for p in RELAYS}
     assert set(by_component["button"]) == {f"gp{p}" for p in MOMENTARY}
     assert set(by_component["binary_sensor"]) == {f"gp{p}" for p in CONTACTS}
@@ -296,7 +304,9 @@ def test_discovery_end_to_end(broker, rig_factory, prefix, ha_clients):
             cmd = JINJA.from_string(ent["command_template"]).render(value=value)
             ha.publish(ent["command_topic"], cmd)
             board.wait_output(pin, on, 5, mark)
-            wait_entity(ent, ent["state_on"] if on else ent["state_off"])
+            # HA's default state_on / state_off: payload_on / payload_off
+            wait_entity(ent, ent.get("state_on", ent["payload_on"]) if on
+                        else ent.get("state_off", ent["payload_off"]))
     # buttons: the press payload pulses the relay
     for obj, ent in sorted(by_component["button"].items()):
         pin = int(obj[2:])
