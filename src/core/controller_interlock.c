@@ -28,14 +28,8 @@ bool ctl_interlock_clear(controller *c, controller_pin *p, uint32_t now_ms)
         controller_pin *q = &c->pins[i];
         if (!partner(c, p, q) || !q->on) continue;
         if (relay_guard_ready(&q->guard, &c->cfg->guards, now_ms)) continue;
-        char text[CONTROLLER_ERROR_SIZE];
-        ctl_text t;
-        ctl_text_init(&t, text, sizeof text);
-        ctl_text_pin(&t, p->pin);
-        ctl_text_str(&t, " stays off: ");
-        ctl_text_pin(&t, q->pin);
-        ctl_text_str(&t, " of its interlock group is on and its guard refuses to switch it off now");
-        ctl_error(c, now_ms, text);
+        ctl_report_pins(c, now_ms, p->pin, " stays off: ", q->pin,
+                        " of its interlock group is on and its guard refuses to switch it off now");
         p->dirty = true; /* the client's switch flips back */
         return false;
     }
@@ -92,14 +86,8 @@ void ctl_interlock_settle(controller *c, ctl_request *r, uint32_t now_ms)
             r->pins[kept++] = r->pins[k];
             continue;
         }
-        char text[CONTROLLER_ERROR_SIZE];
-        ctl_text t;
-        ctl_text_init(&t, text, sizeof text);
-        ctl_text_pin(&t, p->pin);
-        ctl_text_str(&t, " not switched on: ");
-        ctl_text_pin(&t, later->pin);
-        ctl_text_str(&t, " of the same interlock group is later in the request and wins");
-        ctl_error(c, now_ms, text);
+        ctl_report_pins(c, now_ms, p->pin, " not switched on: ", later->pin,
+                        " of the same interlock group is later in the request and wins");
         c->pins[r->pins[k].index].dirty = true;
     }
     r->count = kept;

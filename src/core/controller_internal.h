@@ -72,6 +72,9 @@ void ctl_refuse3(controller *c, uint32_t now_ms, const char *prefix, const char 
 /* Report "<prefix><name><suffix>" without counting an invalid request. */
 void ctl_report3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
                  const char *suffix);
+/* Report "<GPa><middle><GPb><suffix>" without counting an invalid request. */
+void ctl_report_pins(controller *c, uint32_t now_ms, uint8_t a, const char *middle, uint8_t b,
+                     const char *suffix);
 void ctl_pin_name(uint8_t pin, char out[8]);
 
 /* ---- controller_backlog.c ---- */

@@ -48,6 +48,20 @@ void ctl_report3(controller *c, uint32_t now_ms, const char *prefix, const char 
     ctl_error(c, now_ms, text);
 }
 
+/* Error report naming two pins: "<GPa><middle><GPb><suffix>". */
+void ctl_report_pins(controller *c, uint32_t now_ms, uint8_t a, const char *middle, uint8_t b,
+                     const char *suffix)
+{
+    char text[CONTROLLER_ERROR_SIZE];
+    ctl_text t;
+    ctl_text_init(&t, text, sizeof text);
+    ctl_text_pin(&t, a);
+    ctl_text_str(&t, middle);
+    ctl_text_pin(&t, b);
+    ctl_text_str(&t, suffix);
+    ctl_error(c, now_ms, text);
+}
+
 void ctl_refuse3(controller *c, uint32_t now_ms, const char *prefix, const char *name,
                     const char *suffix)
 {
