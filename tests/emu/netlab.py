@@ -24,7 +24,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "system"))
 
-from mqtt_env import MOSQUITTO, CertAuthority  # noqa: E402
+from mqtt_env import MOSQUITTO, CertAuthority, wait_port  # noqa: E402
 
 CLONE_NEWNET = 0x40000000
 TUN = "mtc0"
@@ -57,21 +56,6 @@ def _run(*argv):
     if res.returncode != 0:
         raise NetLabError(f"`{' '.join(argv)}` failed ({res.returncode}): {res.stderr.strip()}")
     return res.stdout
-
-
-def wait_tcp(host, port, timeout, alive=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            pass
-        if alive is not None and not alive():
-            raise NetLabError(f"the server for {host}:{port} exited before listening")
-        if time.monotonic() > deadline:
-            raise NetLabError(f"nothing listens on {host}:{port} after {timeout} s")
-        time.sleep(0.02)
 
 
 # ------------------------------------------------------------------ frames
@@ -247,8 +231,8 @@ class Broker:
                                      stdin=subprocess.DEVNULL, env=env)
         log.close()
         alive = lambda: self.proc.poll() is None  # noqa: E731
-        wait_tcp(HOST_IP, PLAIN_PORT, 5, alive)
-        wait_tcp(HOST_IP, TLS_PORT, 5, alive)
+        wait_port(PLAIN_PORT, 5, host=HOST_IP, alive=alive)
+        wait_port(TLS_PORT, 5, host=HOST_IP, alive=alive)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
